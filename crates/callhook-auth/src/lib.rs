@@ -1,0 +1,1 @@
+//! callhook-auth: work in progress.

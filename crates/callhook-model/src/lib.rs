@@ -1,0 +1,1 @@
+//! callhook-model: work in progress.

@@ -1,0 +1,1 @@
+//! callhook-protocol: work in progress.

@@ -1,0 +1,1 @@
+//! callhook-routing: work in progress.

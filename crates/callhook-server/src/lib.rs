@@ -1,0 +1,1 @@
+//! callhook-server: work in progress.

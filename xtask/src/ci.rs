@@ -1,0 +1,68 @@
+//! `cargo xtask ci`: the checks every change must pass, in order, stopping at the first failure.
+
+use anyhow::Result;
+
+use crate::util::{cargo, has_program, run_step};
+
+/// The cargo-deny release installed when the machine has none.
+const CARGO_DENY_VERSION: &str = "0.20.2";
+
+pub(crate) fn run() -> Result<()> {
+    run_step("format", cargo(&["fmt", "--all", "--", "--check"]))?;
+    run_step(
+        "clippy",
+        cargo(&[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    if has_program("cargo-nextest", &["nextest", "--version"]) {
+        run_step(
+            "tests",
+            cargo(&[
+                "nextest",
+                "run",
+                "--workspace",
+                "--locked",
+                "--no-fail-fast",
+                "--failure-output",
+                "final",
+            ]),
+        )?;
+    } else {
+        eprintln!("cargo-nextest not found: running the tests with cargo test");
+        run_step(
+            "tests",
+            cargo(&["test", "--workspace", "--locked", "--lib", "--bins", "--tests"]),
+        )?;
+    }
+    run_step("doc tests", cargo(&["test", "--workspace", "--locked", "--doc"]))?;
+    let mut doc = cargo(&["doc", "--workspace", "--no-deps", "--locked"]);
+    doc.env("RUSTDOCFLAGS", "-D warnings");
+    run_step("docs", doc)?;
+    if !has_program("cargo-deny", &["--version"]) {
+        run_step(
+            "install cargo-deny",
+            cargo(&[
+                "install",
+                "cargo-deny",
+                "--locked",
+                "--version",
+                CARGO_DENY_VERSION,
+            ]),
+        )?;
+    }
+    // Advisories are left out: the advisory database lives on a git host these machines cannot
+    // reach (see deny.toml).
+    run_step(
+        "cargo deny",
+        cargo(&["deny", "--locked", "check", "licenses", "bans", "sources"]),
+    )?;
+    eprintln!("\nxtask ci: all checks passed");
+    Ok(())
+}

@@ -1,0 +1,42 @@
+//! callhook's automation, in Rust so that it runs wherever cargo does.
+//!
+//! `cargo xtask ci` is the project's test command: the README names it, `.ci/run` calls it.
+#![allow(
+    clippy::print_stderr,
+    clippy::print_stdout,
+    reason = "xtask is a command-line tool whose output is for people"
+)]
+
+mod ci;
+mod util;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// callhook's automation tasks.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Everything CI checks: fmt, clippy, tests, doc tests, docs, cargo deny.
+    Ci,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result: Result<()> = match cli.task {
+        Task::Ci => ci::run(),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("\nxtask: FAILED: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
