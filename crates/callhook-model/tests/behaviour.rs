@@ -1,0 +1,348 @@
+//! The model's rules, one small check per rule.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test helpers fail the test by panicking"
+)]
+
+use callhook_model::graph::{CallDirection, MediaStatus, Modality, Tone, call_id_from_path};
+use callhook_model::{
+    CallState, ChangeType, CommsNotification, CommsNotifications, EnvelopeError, LegacyCallState,
+    Resource, ResourceData, ResultCode,
+};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+#[test]
+fn enumerations_compare_case_insensitively_and_keep_unknown_values() {
+    let cases: &[(&str, CallState)] = &[
+        ("incoming", CallState::Incoming),
+        ("Incoming", CallState::Incoming),
+        ("INCOMING", CallState::Incoming),
+        ("transferaccepted", CallState::TransferAccepted),
+        ("parked", CallState::Unknown("parked".to_owned())),
+        (" incoming", CallState::Unknown(" incoming".to_owned())),
+    ];
+    for (text, expected) in cases {
+        let parsed: CallState = serde_json::from_value(json!(text)).unwrap();
+        assert_eq!(&parsed, expected, "{text:?}");
+    }
+    // Known values are written in the documented spelling, unknown ones as they came.
+    assert_eq!(
+        serde_json::to_value(CallState::parse("TRANSFERACCEPTED")).unwrap(),
+        json!("transferAccepted")
+    );
+    assert_eq!(
+        serde_json::to_value(CallState::parse("Parked")).unwrap(),
+        json!("Parked")
+    );
+    assert_eq!(ChangeType::parse("DELETED"), ChangeType::Deleted);
+    assert_eq!(CallDirection::parse("Outgoing"), CallDirection::Outgoing);
+    assert_eq!(MediaStatus::parse("ACTIVE"), MediaStatus::Active);
+    assert_eq!(Tone::parse("Pound"), Tone::Pound);
+    assert_eq!(LegacyCallState::parse("Unhold"), LegacyCallState::Unhold);
+    // The documented value `unknown` is kept as text, not confused with anything known.
+    assert_eq!(
+        Modality::parse("unknown"),
+        Modality::Unknown("unknown".to_owned())
+    );
+    assert!(Modality::parse("unknown").is_unknown());
+}
+
+#[test]
+fn enumerations_reject_non_strings_so_the_resource_falls_back_to_raw() {
+    assert!(serde_json::from_value::<CallState>(json!(3)).is_err());
+    let resource =
+        Resource::from_value(json!({"@odata.type": "#microsoft.graph.call", "state": 3}));
+    assert!(matches!(resource, Resource::Unknown(_)), "{resource:?}");
+}
+
+#[test]
+fn result_codes_accept_numbers_and_numeric_strings_and_keep_the_form() {
+    let cases = [
+        (json!(500), Some(500), false),
+        (json!("200"), Some(200), true),
+        (json!(" 5001 "), Some(5001), true),
+        (json!(-1), Some(-1), false),
+        (json!("n/a"), None, true),
+        (json!(1.5), None, false),
+    ];
+    for (input, expected, is_text) in cases {
+        let code: ResultCode = serde_json::from_value(input.clone()).unwrap();
+        assert_eq!(code.as_i64(), expected, "{input}");
+        assert_eq!(code.is_text(), is_text, "{input}");
+        assert_eq!(
+            serde_json::to_value(&code).unwrap(),
+            input,
+            "written back as it came"
+        );
+    }
+    assert!(serde_json::from_value::<ResultCode>(json!(true)).is_err());
+    assert!(serde_json::from_value::<ResultCode>(json!({"code": 1})).is_err());
+}
+
+#[test]
+fn call_ids_come_from_either_path_form() {
+    let cases = [
+        ("/communications/calls/abc", Some("abc")),
+        ("/communications/calls/abc/participants", Some("abc")),
+        ("/communications/calls/abc/operations/op-1", Some("abc")),
+        (
+            "/communications/calls/abc/contentsharingsessions/s-1",
+            Some("abc"),
+        ),
+        ("/app/calls/abc", Some("abc")),
+        ("/v1.0/Communications/CALLS/abc?x=1", Some("abc")),
+        ("/communications/calls/", None),
+        ("/communications/calls", None),
+        ("/communications/onlineMeetings/abc", None),
+        ("", None),
+    ];
+    for (path, expected) in cases {
+        assert_eq!(call_id_from_path(path), expected, "{path:?}");
+    }
+}
+
+#[test]
+fn call_id_falls_back_to_resource_then_to_the_call_id() {
+    let from_resource =
+        item(json!({"resourceUrl": "/other", "resource": "/app/calls/from-resource"}));
+    assert_eq!(from_resource.call_id(), Some("from-resource"));
+    let from_call = item(json!({"resourceUrl": "/other",
+        "resourceData": {"@odata.type": "#microsoft.graph.call", "id": "from-call"}}));
+    assert_eq!(from_call.call_id(), Some("from-call"));
+}
+
+#[test]
+fn odata_types_dispatch_case_insensitively_with_or_without_hash_and_namespace() {
+    let cases = [
+        ("#microsoft.graph.call", "call"),
+        ("microsoft.graph.call", "call"),
+        ("#MICROSOFT.GRAPH.CALL", "call"),
+        ("call", "call"),
+        ("#microsoft.graph.participant", "participant"),
+        (
+            "#microsoft.graph.PlayPromptOperation",
+            "playPromptOperation",
+        ),
+        ("#microsoft.graph.recordOperation", "recordOperation"),
+        ("#microsoft.graph.commsOperation", "operation"),
+        ("#microsoft.graph.muteParticipantOperation", "operation"),
+        (
+            "#microsoft.graph.contentSharingSession",
+            "contentSharingSession",
+        ),
+        ("#other.namespace.call", "unknown"),
+        ("#microsoft.graph.audioRoutingGroup", "unknown"),
+        ("", "unknown"),
+    ];
+    for (odata_type, kind) in cases {
+        let resource = Resource::from_value(json!({"@odata.type": odata_type}));
+        assert_eq!(resource.kind_name(), kind, "{odata_type:?}");
+        assert_eq!(
+            resource.odata_type(),
+            Some(odata_type),
+            "the type is kept as sent"
+        );
+    }
+    assert_eq!(
+        Resource::from_value(json!({"state": "incoming"})).kind_name(),
+        "unknown"
+    );
+    assert_eq!(
+        Resource::from_value(json!({"@odata.type": 1})).kind_name(),
+        "unknown"
+    );
+    assert_eq!(Resource::from_value(json!([1, 2])).kind_name(), "unknown");
+}
+
+#[test]
+fn only_the_envelope_decides_validity() {
+    let cases = [
+        (json!([]), EnvelopeError::NotAnObject),
+        (json!({}), EnvelopeError::MissingValue),
+        (json!({"value": {}}), EnvelopeError::ValueNotArray),
+        (json!({"value": "x"}), EnvelopeError::ValueNotArray),
+        (
+            json!({"value": [{"resourceUrl": "/a"}, 3]}),
+            EnvelopeError::ItemNotObject { index: 1 },
+        ),
+        (
+            json!({"value": [{"changeType": "created"}]}),
+            EnvelopeError::ItemWithoutResourceUrl { index: 0 },
+        ),
+        (
+            json!({"value": [{"resourceUrl": 7}]}),
+            EnvelopeError::ItemWithoutResourceUrl { index: 0 },
+        ),
+    ];
+    for (body, expected) in cases {
+        assert_eq!(
+            CommsNotifications::from_value(body.clone()),
+            Err(expected),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        EnvelopeError::ItemNotObject { index: 1 }.to_string(),
+        "`value[1]` must be an object"
+    );
+    assert_eq!(
+        EnvelopeError::ValueNotArray.to_string(),
+        "`value` must be an array"
+    );
+    // An empty batch and an item with nothing but `resourceUrl` are valid.
+    assert!(
+        CommsNotifications::from_value(json!({"value": []}))
+            .unwrap()
+            .is_empty()
+    );
+    let minimal = item(json!({"resourceUrl": "/communications/calls/x"}));
+    assert_eq!(minimal.change_type, None);
+    assert_eq!(minimal.resource_data, ResourceData::Absent);
+    // The serde entry points apply the same rule.
+    assert!(serde_json::from_value::<CommsNotifications>(json!({"value": [{}]})).is_err());
+    assert!(serde_json::from_value::<CommsNotification>(json!({"changeType": "created"})).is_err());
+}
+
+#[test]
+fn a_new_incoming_call_needs_created_and_state_incoming() {
+    let call = |change: &str, state: &str| {
+        item(
+            json!({"changeType": change, "resourceUrl": "/communications/calls/x",
+            "resourceData": {"@odata.type": "#microsoft.graph.call", "state": state}}),
+        )
+    };
+    assert!(call("created", "incoming").is_new_incoming_call());
+    assert!(call("CREATED", "Incoming").is_new_incoming_call());
+    assert!(!call("updated", "incoming").is_new_incoming_call());
+    assert!(!call("created", "established").is_new_incoming_call());
+    assert!(
+        !item(json!({"changeType": "created", "resourceUrl": "/communications/calls/x"}))
+            .is_new_incoming_call()
+    );
+    let participant = item(
+        json!({"changeType": "created", "resourceUrl": "/communications/calls/x/participants",
+        "resourceData": [{"@odata.type": "#microsoft.graph.call", "state": "incoming"}]}),
+    );
+    assert!(
+        !participant.is_new_incoming_call(),
+        "only a single call object counts"
+    );
+}
+
+#[test]
+fn the_resource_type_of_an_array_is_its_first_elements() {
+    let array = item(json!({"resourceUrl": "/x", "resourceData": [
+        {"@odata.type": "#microsoft.graph.participant"}, {"@odata.type": "#microsoft.graph.call"}]}));
+    assert_eq!(array.resource_type(), Some("#microsoft.graph.participant"));
+    assert_eq!(array.resource_data.resources().len(), 2);
+    assert_eq!(
+        item(json!({"resourceUrl": "/x", "resourceData": []})).resource_type(),
+        None
+    );
+    assert_eq!(item(json!({"resourceUrl": "/x"})).resource_type(), None);
+}
+
+#[test]
+fn the_tenant_falls_back_to_the_callers_user_tenant() {
+    let notification = item(
+        json!({"resourceUrl": "/communications/calls/x", "resourceData": {
+        "@odata.type": "#microsoft.graph.call",
+        "source": {"identity": {"user": {"id": "u", "tenantId": "user-tenant"}}}}}),
+    );
+    assert_eq!(
+        notification.call().unwrap().tenant_id(),
+        Some("user-tenant")
+    );
+}
+
+#[test]
+fn an_explicit_null_on_a_modelled_field_reads_as_absent() {
+    // Documented normalisation: `null` and absence mean the same in Graph, and the model writes
+    // neither. Unmodelled nulls are kept.
+    let notification = item(
+        json!({"resourceUrl": "/communications/calls/x", "resourceData": {
+        "@odata.type": "#microsoft.graph.call", "subject": null, "futureField": null}}),
+    );
+    let call = notification.call().unwrap();
+    assert_eq!(call.subject, None);
+    let written = serde_json::to_value(&notification).unwrap();
+    assert_eq!(
+        written["resourceData"],
+        json!({"@odata.type": "#microsoft.graph.call", "futureField": null})
+    );
+}
+
+proptest! {
+    /// Whatever JSON arrives, reading never panics, and what is read survives a round trip.
+    #[test]
+    fn any_json_reads_without_panic_and_round_trips(body in envelope_like()) {
+        if let Ok(notifications) = CommsNotifications::from_value(body) {
+            let written = serde_json::to_value(&notifications).unwrap();
+            let reread = CommsNotifications::from_value(written).unwrap();
+            prop_assert_eq!(reread, notifications);
+        }
+    }
+}
+
+/// JSON shaped like notifications: the model's own keys and values, mixed with noise.
+fn envelope_like() -> impl Strategy<Value = Value> {
+    let key = prop_oneof![
+        Just("@odata.type".to_owned()),
+        Just("changeType".to_owned()),
+        Just("resourceUrl".to_owned()),
+        Just("resource".to_owned()),
+        Just("resourceData".to_owned()),
+        Just("state".to_owned()),
+        Just("source".to_owned()),
+        Just("identity".to_owned()),
+        Just("user".to_owned()),
+        Just("resultInfo".to_owned()),
+        Just("code".to_owned()),
+        Just("targets".to_owned()),
+        Just("meetingInfo".to_owned()),
+        Just("toneInfo".to_owned()),
+        Just("tenantId".to_owned()),
+        Just("info".to_owned()),
+        Just("mediaStreams".to_owned()),
+        "[a-zA-Z]{1,6}",
+    ];
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |number| number.is_finite())
+            .prop_map(Value::from),
+        prop_oneof![
+            Just("#microsoft.graph.call"),
+            Just("#microsoft.graph.participant"),
+            Just("#microsoft.graph.playPromptOperation"),
+            Just("#microsoft.graph.recordOperation"),
+            Just("#microsoft.graph.fooOperation"),
+            Just("#microsoft.graph.tokenMeetingInfo"),
+            Just("created"),
+            Just("Incoming"),
+            Just("/communications/calls/x"),
+            Just("500"),
+            Just(""),
+        ]
+        .prop_map(Value::from),
+        ".{0,8}".prop_map(Value::from),
+    ];
+    let value = leaf.prop_recursive(5, 64, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec((key.clone(), inner), 0..6)
+                .prop_map(|members| Value::Object(members.into_iter().collect())),
+        ]
+    });
+    prop::collection::vec(value, 0..4).prop_map(|items| json!({"value": items}))
+}
+
+fn item(value: Value) -> CommsNotification {
+    serde_json::from_value(value).unwrap()
+}
