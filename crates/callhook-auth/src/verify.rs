@@ -212,7 +212,7 @@ impl Verifier {
         keys: &KeySet,
         now: UnixTime,
     ) -> Result<VerifiedClaims, Rejection> {
-        let signed = verify_jws_signature(token, keys)?;
+        let signed = verify_jws_signature(token, keys, PayloadSegment::MustNotBeEmpty)?;
         let claims = parse_strict_object(&signed.payload).ok_or(Rejection::MalformedClaims)?;
         self.check_claims(claims, signed.key_id, now)
     }
@@ -368,9 +368,23 @@ fn numeric_date(value: &Value, rounding: Rounding) -> Option<UnixTime> {
     Some(UnixTime::from_secs(whole))
 }
 
+/// Whether an empty payload segment is structurally acceptable.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PayloadSegment {
+    /// Tokens: a JWT always has claims, so an empty payload is a malformed token.
+    MustNotBeEmpty,
+    /// The bare JWS signature layer, where an empty payload is legal (RFC 7515; Wycheproof has
+    /// valid vectors with one).
+    MayBeEmpty,
+}
+
 /// The signature layer on its own: structure, header rules, key lookup and the RSA check, with the
 /// payload returned uninterpreted. Used by [`Verifier::verify`] and by the Wycheproof tests.
-pub(crate) fn verify_jws_signature(token: &str, keys: &KeySet) -> Result<SignedPayload, Rejection> {
+pub(crate) fn verify_jws_signature(
+    token: &str,
+    keys: &KeySet,
+    payload_segment: PayloadSegment,
+) -> Result<SignedPayload, Rejection> {
     if token.len() > MAXIMUM_TOKEN_BYTES {
         return Err(Rejection::TokenTooLarge);
     }
@@ -386,7 +400,9 @@ pub(crate) fn verify_jws_signature(token: &str, keys: &KeySet) -> Result<SignedP
     let (header_text, payload_text) = signing_input
         .split_once('.')
         .ok_or(Rejection::MalformedToken)?;
-    if dots != 2 || header_text.is_empty() || payload_text.is_empty() || signature_text.is_empty() {
+    let payload_missing =
+        payload_text.is_empty() && payload_segment == PayloadSegment::MustNotBeEmpty;
+    if dots != 2 || header_text.is_empty() || payload_missing || signature_text.is_empty() {
         return Err(Rejection::MalformedToken);
     }
     let header_bytes = decode_base64url(header_text).ok_or(Rejection::BadBase64)?;
@@ -437,14 +453,15 @@ pub(crate) fn verify_jws_signature(token: &str, keys: &KeySet) -> Result<SignedP
 
 /// The signature layer, exposed for conformance tests (Wycheproof) and fuzzing only: it checks
 /// structure, header rules, the key and the RS256 signature, and returns the payload bytes
-/// without interpreting them. It is NOT a token verifier: no claim is checked.
+/// without interpreting them. It is NOT a token verifier: no claim is checked. Unlike the token
+/// path, it accepts an empty payload segment, which RFC 7515 allows.
 ///
 /// # Errors
 ///
 /// The first check that fails, as a [`Rejection`].
 #[doc(hidden)]
 pub fn verify_signature_only(token: &str, keys: &KeySet) -> Result<Vec<u8>, Rejection> {
-    verify_jws_signature(token, keys).map(|signed| signed.payload)
+    verify_jws_signature(token, keys, PayloadSegment::MayBeEmpty).map(|signed| signed.payload)
 }
 
 /// Raw RS256 verification with one key of a set, for conformance tests against RSA signature

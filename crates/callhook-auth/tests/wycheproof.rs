@@ -1,0 +1,151 @@
+//! Wycheproof conformance at the signature layer.
+//!
+//! - JWS vectors: every RS256 case behaves as the vector says (valid accepted, invalid refused);
+//!   every case of any other algorithm is refused, valid or not.
+//! - RSA PKCS#1 v1.5 2048-bit SHA-256 vectors: through the same ring call as the token path.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    clippy::cast_precision_loss,
+    reason = "test helpers: a panic is a failing test, and test numbers are small"
+)]
+
+use callhook_auth::{KeySet, verify_rs256_with_key, verify_signature_only};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+fn load(name: &str) -> Value {
+    let path = format!(
+        "{}/tests/data/wycheproof/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn key_set_of(jwk: &Value) -> KeySet {
+    KeySet::from_jwks_json(json!({ "keys": [jwk] }).to_string().as_bytes())
+        .unwrap()
+        .0
+}
+
+/// Runs one JWS case: "accepted" or the rejection reason.
+fn check(jws: &Value, keys: &KeySet) -> String {
+    // The JSON serialization appears as an object in some vectors; it is never accepted.
+    let text = match jws {
+        Value::String(compact) => compact.clone(),
+        other => other.to_string(),
+    };
+    match verify_signature_only(&text, keys) {
+        Ok(_) => "accepted".to_owned(),
+        Err(rejection) => rejection.reason().to_owned(),
+    }
+}
+
+#[test]
+fn json_web_signature_vectors() {
+    let vectors = load("json_web_signature_test.json");
+    let mut outcomes = BTreeMap::new();
+    let (mut rs256_valid, mut rs256_invalid, mut other) = (0, 0, 0);
+    for group in vectors["testGroups"].as_array().unwrap() {
+        let jwk = group.get("public").unwrap_or(&group["private"]);
+        let is_rs256_group =
+            jwk["kty"] == "RSA" && (jwk.get("alg").is_none() || jwk["alg"] == "RS256");
+        let keys = key_set_of(jwk);
+        for test in group["tests"].as_array().unwrap() {
+            let id = test["tcId"].as_u64().unwrap();
+            let outcome = check(&test["jws"], &keys);
+            let expected_valid = test["result"] == "valid";
+            if is_rs256_group && expected_valid {
+                rs256_valid += 1;
+                assert_eq!(
+                    outcome, "accepted",
+                    "tcId {id} ({}) must be accepted",
+                    test["comment"]
+                );
+            } else {
+                assert_ne!(
+                    outcome, "accepted",
+                    "tcId {id} ({}) must be refused",
+                    test["comment"]
+                );
+                if is_rs256_group {
+                    rs256_invalid += 1;
+                } else {
+                    other += 1;
+                    if expected_valid && test["jws"].is_string() {
+                        // A correct token of another algorithm fails on its algorithm, or earlier on
+                        // base64 that only lenient decoders accept (tcId 372, 373).
+                        assert!(
+                            outcome == "alg_not_allowed" || outcome == "bad_base64",
+                            "tcId {id}: {outcome}"
+                        );
+                    }
+                }
+            }
+            outcomes.insert(id, outcome);
+        }
+    }
+    assert!(rs256_valid >= 8, "RS256 valid cases: {rs256_valid}");
+    assert!(rs256_invalid >= 40, "RS256 invalid cases: {rs256_invalid}");
+    assert!(other >= 150, "other algorithms: {other}");
+    assert_eq!(
+        rs256_valid + rs256_invalid + other,
+        401,
+        "every vector was run"
+    );
+    insta::assert_json_snapshot!("json_web_signature_outcomes", outcomes);
+}
+
+fn hex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(&text[at..at + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn rsa_pkcs1_2048_sha256_vectors() {
+    let vectors = load("rsa_signature_2048_sha256_test.json");
+    let mut acceptable = BTreeMap::new();
+    let (mut valid, mut invalid) = (0, 0);
+    for group in vectors["testGroups"].as_array().unwrap() {
+        let mut jwk = group["keyJwk"].clone();
+        jwk["kid"] = json!("wycheproof");
+        let keys = key_set_of(&jwk);
+        assert_eq!(keys.len(), 1, "the vector key must be usable");
+        for test in group["tests"].as_array().unwrap() {
+            let id = test["tcId"].as_u64().unwrap();
+            let outcome = verify_rs256_with_key(
+                &keys,
+                "wycheproof",
+                &hex(test["msg"].as_str().unwrap()),
+                &hex(test["sig"].as_str().unwrap()),
+            );
+            match test["result"].as_str().unwrap() {
+                "valid" => {
+                    valid += 1;
+                    assert!(outcome.is_ok(), "tcId {id} must verify");
+                }
+                "invalid" => {
+                    invalid += 1;
+                    assert!(
+                        outcome.is_err(),
+                        "tcId {id} ({}) must be refused",
+                        test["comment"]
+                    );
+                }
+                _ => {
+                    acceptable.insert(id, (test["flags"].clone(), outcome.is_ok()));
+                }
+            }
+        }
+    }
+    assert_eq!((valid, invalid), (9, 249));
+    // "Acceptable" cases may go either way; the snapshot records what ring does with them.
+    insta::assert_debug_snapshot!("rsa_pkcs1_acceptable_outcomes", acceptable);
+}
