@@ -65,7 +65,9 @@ pub struct PartitionConfig {
     pub public_url: String,
     /// Optional URL of any partition's webhook, with `{id}` standing for the partition id, for example
     /// `https://bot.example.com/api/calls/{id}` or `https://{id}.bot.example.com/api/calls/{id}`.
-    /// When set, a request for another partition is redirected there instead of refused.
+    /// When set, a request for another partition is redirected there instead of refused. With this
+    /// instance's own id filled in, the template must give this instance's `callbackUri`, so that a
+    /// redirect always reaches the instance that owns the id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url_template: Option<String>,
 }

@@ -106,6 +106,13 @@ pub enum UrlTemplateProblem {
     UnknownPlaceholder,
     /// With this instance's id filled in, the template is not an acceptable URL.
     InvalidUrl(UrlRejection),
+    /// With this instance's id filled in, the template is not this instance's `callbackUri`. Every
+    /// instance checks this for its own id, so a redirect to partition `X` reaches the instance whose
+    /// id is `X`, which handles it instead of redirecting again.
+    DisagreesWithCallbackUri {
+        /// This instance's `callbackUri`.
+        callback_uri: String,
+    },
 }
 
 impl fmt::Display for UrlTemplateProblem {
@@ -117,6 +124,10 @@ impl fmt::Display for UrlTemplateProblem {
                 "holds `{{` or `}}` outside `{URL_TEMPLATE_ID_PLACEHOLDER}`"
             ),
             Self::InvalidUrl(problem) => write!(formatter, "with the id filled in: {problem}"),
+            Self::DisagreesWithCallbackUri { callback_uri } => write!(
+                formatter,
+                "with this instance's id filled in, must give this instance's callbackUri `{callback_uri}`"
+            ),
         }
     }
 }
@@ -172,12 +183,14 @@ impl Partition {
         let callback_uri = build_callback_uri(&config.public_url, webhook_path, &config.id)?;
         let url_template_pieces = match &config.url_template {
             None => Vec::new(),
-            Some(template) => parse_url_template(template, &config.id).map_err(|problem| {
-                PartitionError::UrlTemplate {
-                    template: template.clone(),
-                    problem,
-                }
-            })?,
+            Some(template) => {
+                parse_url_template(template, &config.id, &callback_uri).map_err(|problem| {
+                    PartitionError::UrlTemplate {
+                        template: template.clone(),
+                        problem,
+                    }
+                })?
+            }
         };
         Ok(Self {
             id: config.id.clone(),
@@ -324,7 +337,11 @@ fn normalise_webhook_path(path: &str) -> Result<&str, WebhookPathProblem> {
     Ok(path.strip_suffix('/').unwrap_or(path))
 }
 
-fn parse_url_template(template: &str, own_id: &str) -> Result<Vec<String>, UrlTemplateProblem> {
+fn parse_url_template(
+    template: &str,
+    own_id: &str,
+    own_callback_uri: &str,
+) -> Result<Vec<String>, UrlTemplateProblem> {
     let pieces: Vec<String> = template
         .split(URL_TEMPLATE_ID_PLACEHOLDER)
         .map(str::to_owned)
@@ -338,6 +355,16 @@ fn parse_url_template(template: &str, own_id: &str) -> Result<Vec<String>, UrlTe
     {
         return Err(UrlTemplateProblem::UnknownPlaceholder);
     }
-    parse_webhook_url(&pieces.join(own_id), true).map_err(UrlTemplateProblem::InvalidUrl)?;
+    let own_location =
+        parse_webhook_url(&pieces.join(own_id), true).map_err(UrlTemplateProblem::InvalidUrl)?;
+    // Both sides are compared in their normalised form, so `BOT.example.com:443` equals
+    // `bot.example.com`.
+    let agrees = Url::parse(own_callback_uri)
+        .is_ok_and(|own_callback| own_callback.as_str() == own_location.as_str());
+    if !agrees {
+        return Err(UrlTemplateProblem::DisagreesWithCallbackUri {
+            callback_uri: own_callback_uri.to_owned(),
+        });
+    }
     Ok(pieces)
 }
