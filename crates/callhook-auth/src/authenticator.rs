@@ -272,7 +272,36 @@ fn bearer_token(authorization_header_value: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
-    use super::bearer_token;
+    use super::{ExpireWithToken, bearer_token};
+    use crate::clock::{ManualClock, UnixTime};
+    use crate::testing::DevIssuer;
+    use crate::{KeySet, Verifier, VerifierConfig};
+    use moka::Expiry as _;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn cache_entries_never_outlive_exp_plus_leeway() {
+        let now = UnixTime::from_secs(1_700_000_000);
+        let clock = Arc::new(ManualClock::new(now));
+        let issuer = DevIssuer::new();
+        let keys: KeySet = issuer.key_set();
+        let token = issuer.mint(&DevIssuer::standard_claims("bot", "t", now));
+        let claims = Verifier::new(VerifierConfig::for_app_id("bot"))
+            .verify(&token, &keys, now)
+            .unwrap();
+        let expiry = ExpireWithToken {
+            clock: clock.clone(),
+            leeway_secs: 300,
+        };
+        let lifetime = |clock_now: u64| {
+            clock.set(UnixTime::from_secs(clock_now));
+            expiry.expire_after_create(&token, &claims, Instant::now())
+        };
+        assert_eq!(lifetime(now.as_secs()), Some(Duration::from_secs(600)));
+        assert_eq!(lifetime(now.as_secs() + 599), Some(Duration::from_secs(1)));
+        assert_eq!(lifetime(now.as_secs() + 5_000), Some(Duration::ZERO));
+    }
 
     #[test]
     fn bearer_scheme_parsing() {

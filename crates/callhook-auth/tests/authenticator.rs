@@ -1,0 +1,184 @@
+//! The authenticator with a fixed key set: bearer parsing, the verified-token cache and its limits.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test helpers: a panic is a failing test"
+)]
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use callhook_auth::testing::DevIssuer;
+use callhook_auth::{AuthConfig, AuthError, Authenticator, ManualClock, Rejection, UnixTime};
+use serde_json::json;
+use std::sync::Arc;
+
+const APP_ID: &str = "bot-app-id";
+const NOW: u64 = 1_700_000_000;
+
+fn setup() -> (Authenticator, Arc<ManualClock>, DevIssuer) {
+    let clock = Arc::new(ManualClock::new(UnixTime::from_secs(NOW)));
+    let issuer = DevIssuer::new();
+    let authenticator =
+        Authenticator::with_static_keys(AuthConfig::new(APP_ID), issuer.key_set(), clock.clone());
+    (authenticator, clock, issuer)
+}
+
+fn standard_token(issuer: &DevIssuer, tenant: &str) -> String {
+    issuer.mint(&DevIssuer::standard_claims(
+        APP_ID,
+        tenant,
+        UnixTime::from_secs(NOW),
+    ))
+}
+
+/// Authenticates a header value: "accepted" or the error's reason.
+async fn check(authenticator: &Authenticator, header_value: &str) -> String {
+    match authenticator.authenticate(header_value).await {
+        Ok(_) => "accepted".to_owned(),
+        Err(error) => error.reason().to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn bearer_scheme_variants() {
+    let (authenticator, _, issuer) = setup();
+    let token = standard_token(&issuer, "t");
+    let cases = [
+        (format!("Bearer {token}"), "accepted"),
+        (format!("bearer {token}"), "accepted"),
+        (format!("BEARER    {token}"), "accepted"),
+        (format!("Basic {token}"), "malformed_authorization"),
+        (format!("Bearer{token}"), "malformed_authorization"),
+        (format!("Bearer {token} extra"), "malformed_authorization"),
+        (token.clone(), "malformed_authorization"),
+        (String::new(), "malformed_authorization"),
+        ("Bearer ".to_owned(), "malformed_authorization"),
+    ];
+    for (header_value, expected) in cases {
+        assert_eq!(
+            check(&authenticator, &header_value).await,
+            expected,
+            "{header_value:.20}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_payload_swapped_under_a_cached_signature_is_rejected() {
+    let (authenticator, _, issuer) = setup();
+    let token = standard_token(&issuer, "tenant-a");
+    assert!(authenticator.verify_token(&token).await.is_ok());
+    assert!(
+        authenticator.verify_token(&token).await.is_ok(),
+        "the cached token still passes"
+    );
+
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    claims["tid"] = json!("tenant-b");
+    let swapped_payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let forged = format!("{}.{swapped_payload}.{}", parts[0], parts[2]);
+    assert_eq!(
+        authenticator.verify_token(&forged).await.unwrap_err(),
+        AuthError::Rejected(Rejection::BadSignature)
+    );
+
+    // Swapping the header, or appending to the token, misses the cache the same way.
+    let header = URL_SAFE_NO_PAD.encode(json!({ "alg": "RS256", "kid": issuer.kid() }).to_string());
+    let forged_header = format!("{header}.{}.{}", parts[1], parts[2]);
+    assert_eq!(
+        authenticator
+            .verify_token(&forged_header)
+            .await
+            .unwrap_err(),
+        AuthError::Rejected(Rejection::BadSignature)
+    );
+    let extended = format!("{token}.{}", parts[2]);
+    assert_eq!(
+        authenticator.verify_token(&extended).await.unwrap_err(),
+        AuthError::Rejected(Rejection::MalformedToken)
+    );
+}
+
+#[tokio::test]
+async fn a_cache_hit_still_checks_the_time_window() {
+    let (authenticator, clock, issuer) = setup();
+    let token = standard_token(&issuer, "t");
+    assert!(authenticator.verify_token(&token).await.is_ok());
+
+    // exp = NOW + 300, leeway 300: valid until NOW + 599, expired from NOW + 600.
+    clock.set(UnixTime::from_secs(NOW + 599));
+    assert!(authenticator.verify_token(&token).await.is_ok());
+    clock.set(UnixTime::from_secs(NOW + 600));
+    assert_eq!(
+        authenticator.verify_token(&token).await.unwrap_err(),
+        AuthError::Rejected(Rejection::Expired)
+    );
+
+    // A clock that goes back before nbf - leeway makes the cached token not yet valid.
+    clock.set(UnixTime::from_secs(NOW - 301));
+    assert_eq!(
+        authenticator.verify_token(&token).await.unwrap_err(),
+        AuthError::Rejected(Rejection::NotYetValid)
+    );
+}
+
+#[tokio::test]
+async fn rejections_are_not_cached_and_acceptances_are_shared_by_clones() {
+    let (authenticator, clock, issuer) = setup();
+    let early = issuer.mint(&DevIssuer::standard_claims(
+        APP_ID,
+        "t",
+        UnixTime::from_secs(NOW + 400),
+    ));
+    assert_eq!(
+        authenticator.verify_token(&early).await.unwrap_err(),
+        AuthError::Rejected(Rejection::NotYetValid)
+    );
+    clock.set(UnixTime::from_secs(NOW + 400));
+    assert!(
+        authenticator.verify_token(&early).await.is_ok(),
+        "a refused token was not remembered"
+    );
+
+    let clone = authenticator.clone();
+    let claims = clone.verify_token(&early).await.unwrap();
+    assert_eq!(claims.tenant_id(), "t");
+    assert!(authenticator.is_ready());
+    assert_eq!(authenticator.key_status().key_count, 1);
+}
+
+#[tokio::test]
+async fn the_tenant_allow_list_applies_through_the_authenticator() {
+    let clock = Arc::new(ManualClock::new(UnixTime::from_secs(NOW)));
+    let issuer = DevIssuer::new();
+    let config = AuthConfig {
+        tenants: vec!["allowed".to_owned()],
+        ..AuthConfig::new(APP_ID)
+    };
+    let authenticator = Authenticator::with_static_keys(config, issuer.key_set(), clock);
+    assert!(
+        authenticator
+            .verify_token(&standard_token(&issuer, "allowed"))
+            .await
+            .is_ok()
+    );
+    let other = authenticator
+        .verify_token(&standard_token(&issuer, "other"))
+        .await;
+    assert_eq!(other.unwrap_err().reason(), "tenant_not_allowed");
+}
+
+#[tokio::test]
+async fn a_fixed_key_set_never_refreshes_on_unknown_kids() {
+    let (authenticator, _, _) = setup();
+    let unknown = standard_token(&DevIssuer::rotated(), "t");
+    assert_eq!(
+        authenticator.verify_token(&unknown).await.unwrap_err(),
+        AuthError::Rejected(Rejection::UnknownKid)
+    );
+    assert_eq!(authenticator.key_status().unknown_kid_refreshes, 0);
+    assert_eq!(AuthError::KeysUnavailable.reason(), "keys_unavailable");
+}
