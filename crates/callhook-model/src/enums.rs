@@ -76,36 +76,27 @@ macro_rules! lenient_enum {
 
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                deserializer.deserialize_str(LenientTextVisitor::new(stringify!($name))).map(|text| Self::parse(&text))
+                deserializer.deserialize_str(LenientTextVisitor { type_name: stringify!($name), parse: Self::parse })
             }
         }
     };
 }
 
-/// Reads any JSON string (borrowed or owned) for a lenient enumeration.
-struct LenientTextVisitor {
+/// Reads any JSON string (borrowed or owned) into a lenient enumeration without copying it.
+struct LenientTextVisitor<T> {
     type_name: &'static str,
+    parse: fn(&str) -> T,
 }
 
-impl LenientTextVisitor {
-    fn new(type_name: &'static str) -> Self {
-        Self { type_name }
-    }
-}
-
-impl serde::de::Visitor<'_> for LenientTextVisitor {
-    type Value = String;
+impl<T> serde::de::Visitor<'_> for LenientTextVisitor<T> {
+    type Value = T;
 
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(formatter, "a string for {}", self.type_name)
     }
 
-    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<String, E> {
-        Ok(text.to_owned())
-    }
-
-    fn visit_string<E: serde::de::Error>(self, text: String) -> Result<String, E> {
-        Ok(text)
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<T, E> {
+        Ok((self.parse)(text))
     }
 }
 

@@ -22,6 +22,7 @@
 //! enumeration value is written in its documented spelling (`"Incoming"` becomes `"incoming"`), and a
 //! modelled optional member whose value was JSON `null` is read as absent and therefore not written.
 
+mod fast;
 mod parts;
 mod resources;
 
@@ -125,6 +126,17 @@ impl CommsNotifications {
             value,
             extra: object,
         })
+    }
+
+    /// Reads a body in a single pass, without building a JSON tree first: the fast path for the
+    /// common case of a body that fits the model exactly.
+    ///
+    /// `None` means "use the tolerant path": parse the body as a [`Value`] and call
+    /// [`CommsNotifications::from_value`], which accepts everything this accepts (with the same
+    /// result) and more (members that do not fit, resources whose `@odata.type` is not their first
+    /// member), and explains why a body is not an envelope.
+    pub fn from_slice_fast(body: &[u8]) -> Option<Self> {
+        fast::read_envelope(body)
     }
 
     /// The notifications.
@@ -447,7 +459,11 @@ pub fn call_id_from_path(path: &str) -> Option<&str> {
 /// The name of a Graph `@odata.type` without `#` and the `microsoft.graph.` namespace;
 /// `None` when absent, not a string, or in another namespace.
 pub(crate) fn graph_type_name(value: &Value) -> Option<&str> {
-    let full = value.get("@odata.type")?.as_str()?;
+    graph_type_name_of(value.get("@odata.type")?.as_str()?)
+}
+
+/// [`graph_type_name`] of the text of an `@odata.type`.
+pub(crate) fn graph_type_name_of(full: &str) -> Option<&str> {
     let full = full.strip_prefix('#').unwrap_or(full);
     const NAMESPACE: &str = "microsoft.graph.";
     match full.get(..NAMESPACE.len()) {

@@ -182,29 +182,29 @@ model_struct! {
     /// A legacy `Conversation`: a call offered to the bot.
     Conversation {
         /// The conversation (call) id.
-        id: String,
+        id: String = "id",
         /// The participants.
-        participants: Vec<LegacyParticipant>,
+        participants: Vec<LegacyParticipant> = "participants",
         /// Whether the conversation has more than two parties.
-        is_multiparty: bool,
+        is_multiparty: bool = "isMultiparty",
         /// The modalities offered.
-        presented_modality_types: Vec<LegacyModality>,
+        presented_modality_types: Vec<LegacyModality> = "presentedModalityTypes",
         /// The call's state.
-        call_state: LegacyCallState,
+        call_state: LegacyCallState = "callState",
         /// The tenant.
-        tenant_id: String,
+        tenant_id: String = "tenantId",
         /// Links (`links.call`).
-        links: LegacyLinks,
+        links: LegacyLinks = "links",
         /// The subject.
-        subject: String,
+        subject: String = "subject",
         /// The chat thread id.
-        thread_id: String,
+        thread_id: String = "threadId",
         /// The bot's app id.
-        app_id: String,
+        app_id: String = "appId",
         /// Opaque state of the bot.
-        app_state: String,
+        app_state: String = "appState",
         /// A correlation id.
-        correlation_id: String,
+        correlation_id: String = "correlationId",
     }
 }
 
@@ -237,27 +237,27 @@ model_struct! {
     /// A participant of a legacy `Conversation`.
     LegacyParticipant {
         /// The identity, for example `8:orgid:...` (user) or `28:<app id>` (bot).
-        identity: String,
+        identity: String = "identity",
         /// The participant id.
-        participant_id: String,
+        participant_id: String = "participantId",
         /// The endpoint id.
-        endpoint_id: String,
+        endpoint_id: String = "endpointId",
         /// The language, for example `en-us`.
-        language_id: String,
+        language_id: String = "languageId",
         /// The tenant.
-        tenant_id: String,
+        tenant_id: String = "tenantId",
         /// The region, for example `amer`.
-        region: String,
+        region: String = "region",
         /// Whether this participant placed the call.
-        originator: bool,
+        originator: bool = "originator",
         /// Whether the participant is hidden.
-        is_hidden: bool,
+        is_hidden: bool = "isHidden",
         /// The endpoint type (`endPointType`, spelled so on the wire).
-        end_point_type: String,
+        end_point_type: String = "endPointType",
         /// Whether the participant is kept out of the default audio routing group.
-        remove_from_default_audio_routing_group: bool,
+        remove_from_default_audio_routing_group: bool = "removeFromDefaultAudioRoutingGroup",
         /// The display name.
-        display_name: String,
+        display_name: String = "displayName",
     }
 }
 
@@ -280,7 +280,7 @@ model_struct! {
     /// The `links` of a legacy body.
     LegacyLinks {
         /// The call's link.
-        call: String,
+        call: String = "call",
     }
 }
 
@@ -288,17 +288,17 @@ model_struct! {
     /// A legacy `ConversationResult`: the outcome of an operation on a conversation.
     ConversationResult {
         /// The conversation (call) id.
-        id: String,
+        id: String = "id",
         /// The bot's app id.
-        app_id: String,
+        app_id: String = "appId",
         /// Opaque state of the bot.
-        app_state: String,
+        app_state: String = "appState",
         /// Links (`links.call`).
-        links: LegacyLinks,
+        links: LegacyLinks = "links",
         /// The call's state.
-        call_state: LegacyCallState,
+        call_state: LegacyCallState = "callState",
         /// The outcome.
-        operation_outcome: OperationOutcome,
+        operation_outcome: OperationOutcome = "operationOutcome",
     }
 }
 
@@ -306,14 +306,13 @@ model_struct! {
     /// The `operationOutcome` of a legacy `ConversationResult`.
     OperationOutcome {
         /// The outcome's type, for example `answerOutcome` (`type` on the wire).
-        #[serde(rename = "type")]
-        outcome_type: String,
+        outcome_type: String = "type",
         /// The operation id.
-        id: String,
+        id: String = "id",
         /// `success` or `failure`.
-        outcome: LegacyOutcome,
+        outcome: LegacyOutcome = "outcome",
         /// Why the operation failed.
-        failure_reason: String,
+        failure_reason: String = "failureReason",
     }
 }
 
@@ -321,13 +320,12 @@ model_struct! {
     /// A legacy real-time-media `callStateChange`.
     CallStateChange {
         /// The call id.
-        id: String,
+        id: String = "id",
         /// The notification type, `callStateChange` (`type` on the wire).
-        #[serde(rename = "type")]
-        notification_type: String,
+        notification_type: String = "type",
         /// The new state.
-        current_state: LegacyCallState,
+        current_state: LegacyCallState = "currentState",
         /// Why the state changed, as a number or a numeric string.
-        state_change_code: ResultCode,
+        state_change_code: ResultCode = "stateChangeCode",
     }
 }

@@ -260,6 +260,31 @@ fn the_tenant_falls_back_to_the_callers_user_tenant() {
 }
 
 #[test]
+fn the_single_pass_reader_gives_up_rather_than_guess() {
+    let cases = [
+        // Shapes the tolerant path reads, and the single-pass reader leaves to it.
+        json!({"value": [{"resourceUrl": "/a", "resourceData": {"state": "x", "@odata.type": "#microsoft.graph.call"}}]}),
+        json!({"value": [{"resourceUrl": "/a", "resourceData": {"@odata.type": "#microsoft.graph.call", "state": 1}}]}),
+        json!({"value": [{"resourceUrl": "/a", "resourceData": null}]}),
+        json!({"value": [{"resourceUrl": "/a", "changeType": 1}]}),
+        json!({"value": [{"resourceUrl": "/a", "resourceData": ["text"]}]}),
+        // Shapes that are not envelopes at all.
+        json!({"value": [{"changeType": "created"}]}),
+        json!({"value": {}}),
+        json!({}),
+        json!([]),
+    ];
+    for body in cases {
+        let bytes = serde_json::to_vec(&body).unwrap();
+        assert_eq!(CommsNotifications::from_slice_fast(&bytes), None, "{body}");
+    }
+    let repeated_type = br##"{"value":[{"resourceUrl":"/a","resourceData":{"@odata.type":"#microsoft.graph.call","@odata.type":"#microsoft.graph.participant"}}]}"##;
+    assert_eq!(CommsNotifications::from_slice_fast(repeated_type), None);
+    let repeated_value = br#"{"value":[{"resourceUrl":"/a"}],"value":[]}"#;
+    assert_eq!(CommsNotifications::from_slice_fast(repeated_value), None);
+}
+
+#[test]
 fn an_explicit_null_on_a_modelled_field_reads_as_absent() {
     // Documented normalisation: `null` and absence mean the same in Graph, and the model writes
     // neither. Unmodelled nulls are kept.
@@ -280,7 +305,12 @@ proptest! {
     /// Whatever JSON arrives, reading never panics, and what is read survives a round trip.
     #[test]
     fn any_json_reads_without_panic_and_round_trips(body in envelope_like()) {
-        if let Ok(notifications) = CommsNotifications::from_value(body) {
+        let fast = CommsNotifications::from_slice_fast(&serde_json::to_vec(&body).unwrap());
+        let tolerant = CommsNotifications::from_value(body);
+        if let Some(fast) = fast {
+            prop_assert_eq!(Ok(fast), tolerant.clone(), "the single-pass reader disagrees");
+        }
+        if let Ok(notifications) = tolerant {
             let written = serde_json::to_value(&notifications).unwrap();
             let reread = CommsNotifications::from_value(written).unwrap();
             prop_assert_eq!(reread, notifications);

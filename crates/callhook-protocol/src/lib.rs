@@ -1,11 +1,60 @@
-//! Protocol negotiation for Teams calling webhooks (work in progress: the policy type lands first).
+//! Protocol negotiation for Teams calling webhooks: is a body a Graph notification, a legacy Skype
+//! calling notification, or neither — and what does the webhook answer?
+//!
+//! The decision is made from the body alone, never from request order or counters (a counter that
+//! answers 204 to "the first POST" breaks when the platform skips the legacy hop or calls overlap):
+//!
+//! * a JSON object with a `value` member is **Graph**: answer [`Action::Accept`] (202) when its
+//!   envelope is valid (see [`callhook_model::graph`]), else [`Action::Reject`] (400);
+//! * a JSON object without `value` but with legacy markers (`participants` + `callState`,
+//!   `operationOutcome`, or `type` + `currentState`) is **legacy**: answer [`Action::Redeliver`]
+//!   (204, so that the platform re-sends it in Graph format) under the default [`LegacyPolicy`], or
+//!   [`Action::Accept`] under [`LegacyPolicy::Accept`];
+//! * anything else is **invalid**: answer [`Action::Reject`] (400) with an [`InvalidBody`] reason a
+//!   person can act on.
+//!
+//! A typical Graph body is read in a single pass straight into the model; other bodies are parsed
+//! once more into a JSON tree by the tolerant path. [`negotiate`] does no IO and never panics,
+//! whatever the bytes.
+//!
+//! # Example
+//!
+//! ```
+//! use callhook_protocol::{negotiate, Action, LegacyPolicy, Protocol};
+//!
+//! let legacy = br#"{"id":"8e8d","participants":[],"callState":"incoming","isMultiparty":false}"#;
+//! let negotiation = negotiate(legacy, LegacyPolicy::default());
+//! assert_eq!(negotiation.protocol(), Some(Protocol::Legacy));
+//! assert_eq!(negotiation.action(), Action::Redeliver);
+//! assert_eq!(negotiation.action().status_code(), 204);
+//!
+//! let graph = br##"{"value":[{"changeType":"created","resourceUrl":"/communications/calls/8e8d",
+//!   "resourceData":{"@odata.type":"#microsoft.graph.call","state":"incoming"}}]}"##;
+//! let negotiation = negotiate(graph, LegacyPolicy::default());
+//! assert_eq!(negotiation.action(), Action::Accept);
+//! let summary = serde_json::to_string(&negotiation.summary().expect("a valid body"))?;
+//! assert_eq!(summary, r##"{"protocol":"graph","notifications":[{"changeType":"created","resourceUrl":"/communications/calls/8e8d","resourceType":"#microsoft.graph.call","state":"incoming","callId":"8e8d"}]}"##);
+//!
+//! let negotiation = negotiate(br#"{"value":{}}"#, LegacyPolicy::default());
+//! assert_eq!(negotiation.action(), Action::Reject);
+//! assert_eq!(negotiation.invalid().expect("invalid").to_string(), "`value` must be an array");
+//! # Ok::<(), serde_json::Error>(())
+//! ```
 
 #![warn(missing_docs)]
 
-use serde::Deserialize;
+pub mod headers;
+mod summary;
+
+use callhook_model::graph::EnvelopeError;
+use callhook_model::{CommsNotifications, LegacyNotification};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use summary::{Summary, SummaryEntry};
 
 /// What to answer to a body in the legacy Skype calling format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LegacyPolicy {
     /// Answer 204 so that the platform re-sends the notification in Graph format (the default).
@@ -13,4 +62,260 @@ pub enum LegacyPolicy {
     Redeliver,
     /// Accept legacy bodies and hand them on like Graph ones.
     Accept,
+}
+
+impl LegacyPolicy {
+    /// The action this policy takes for a legacy body.
+    pub fn action(self) -> Action {
+        match self {
+            Self::Redeliver => Action::Redeliver,
+            Self::Accept => Action::Accept,
+        }
+    }
+}
+
+/// What the webhook answers, as far as the body decides it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Take the notification (202 Accepted once it is handed on).
+    Accept,
+    /// A legacy body under [`LegacyPolicy::Redeliver`]: 204 No Content, empty body, so that the
+    /// platform re-sends the event in Graph format.
+    Redeliver,
+    /// The body is neither format: 400 Bad Request with the reason.
+    Reject,
+}
+
+impl Action {
+    /// The HTTP status code of this action: 202, 204 or 400.
+    pub fn status_code(self) -> u16 {
+        match self {
+            Self::Accept => 202,
+            Self::Redeliver => 204,
+            Self::Reject => 400,
+        }
+    }
+}
+
+/// The notification format of a valid body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// Microsoft Graph `commsNotifications`.
+    Graph,
+    /// The legacy Skype calling format.
+    Legacy,
+}
+
+impl Protocol {
+    /// `"graph"` or `"legacy"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Graph => "graph",
+            Self::Legacy => "legacy",
+        }
+    }
+}
+
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+/// Why a body is neither a Graph nor a legacy notification. `Display` is the reason for a person.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidBody {
+    /// The body is empty or only whitespace.
+    #[error("body is empty")]
+    Empty,
+    /// The body is not JSON.
+    #[error("not JSON at line {line} column {column}: {detail}")]
+    NotJson {
+        /// The line of the first error, from 1.
+        line: usize,
+        /// The column of the first error, from 1 (0 when the input ended early on an empty line).
+        column: usize,
+        /// What the parser expected or found, for example `expected value`.
+        detail: String,
+    },
+    /// The body is JSON but not an object.
+    #[error("body is a JSON {found}, not an object")]
+    NotAnObject {
+        /// What the body is: `array`, `string`, `number`, `boolean` or `null`.
+        found: &'static str,
+    },
+    /// The object has no `value` and none of the legacy markers.
+    #[error(
+        "JSON object has neither `value` nor legacy markers \
+         (`participants` + `callState`, `operationOutcome`, or `type` + `currentState`)"
+    )]
+    NeitherFormat,
+    /// `value` is present but not an array.
+    #[error("`value` must be an array")]
+    ValueNotArray,
+    /// An item of `value` is not an object.
+    #[error("`value[{index}]` must be an object")]
+    ItemNotObject {
+        /// The item's position in `value`, from 0.
+        index: usize,
+    },
+    /// An item of `value` has no `resourceUrl` string.
+    #[error("`value[{index}]` has no `resourceUrl` string")]
+    ItemWithoutResourceUrl {
+        /// The item's position in `value`, from 0.
+        index: usize,
+    },
+}
+
+impl From<EnvelopeError> for InvalidBody {
+    fn from(error: EnvelopeError) -> Self {
+        match error {
+            EnvelopeError::NotAnObject => Self::NotAnObject { found: "value" },
+            EnvelopeError::MissingValue => Self::NeitherFormat,
+            EnvelopeError::ValueNotArray => Self::ValueNotArray,
+            EnvelopeError::ItemNotObject { index } => Self::ItemNotObject { index },
+            EnvelopeError::ItemWithoutResourceUrl { index } => {
+                Self::ItemWithoutResourceUrl { index }
+            }
+        }
+    }
+}
+
+/// The outcome of [`negotiate`]: the body's format, its model, and what to answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Negotiation {
+    /// A Graph notification; the answer is [`Action::Accept`].
+    Graph(CommsNotifications),
+    /// A legacy notification, and the answer the policy chose.
+    Legacy {
+        /// The notification.
+        notification: Box<LegacyNotification>,
+        /// [`Action::Redeliver`] or [`Action::Accept`], from the [`LegacyPolicy`].
+        action: Action,
+    },
+    /// Neither format; the answer is [`Action::Reject`].
+    Invalid(InvalidBody),
+}
+
+impl Negotiation {
+    /// What to answer.
+    pub fn action(&self) -> Action {
+        match self {
+            Self::Graph(_) => Action::Accept,
+            Self::Legacy { action, .. } => *action,
+            Self::Invalid(_) => Action::Reject,
+        }
+    }
+
+    /// The format, or `None` for an invalid body.
+    pub fn protocol(&self) -> Option<Protocol> {
+        match self {
+            Self::Graph(_) => Some(Protocol::Graph),
+            Self::Legacy { .. } => Some(Protocol::Legacy),
+            Self::Invalid(_) => None,
+        }
+    }
+
+    /// The Graph notifications, when the body is Graph.
+    pub fn graph(&self) -> Option<&CommsNotifications> {
+        match self {
+            Self::Graph(notifications) => Some(notifications),
+            _ => None,
+        }
+    }
+
+    /// The legacy notification, when the body is legacy.
+    pub fn legacy(&self) -> Option<&LegacyNotification> {
+        match self {
+            Self::Legacy { notification, .. } => Some(notification),
+            _ => None,
+        }
+    }
+
+    /// Why the body is invalid, when it is.
+    pub fn invalid(&self) -> Option<&InvalidBody> {
+        match self {
+            Self::Invalid(reason) => Some(reason),
+            _ => None,
+        }
+    }
+
+    /// The summary printed by `callhook classify`; `None` for an invalid body.
+    pub fn summary(&self) -> Option<Summary> {
+        match self {
+            Self::Graph(notifications) => Some(Summary::of_graph(notifications)),
+            Self::Legacy { notification, .. } => Some(Summary::of_legacy(notification)),
+            Self::Invalid(_) => None,
+        }
+    }
+}
+
+/// The UTF-8 byte order mark, which some HTTP clients put before JSON; it is skipped.
+const UTF8_BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
+
+/// Decides, from the body alone, whether it is a Graph notification, a legacy notification or
+/// neither, and what to answer. See the [crate documentation](crate) for the rules.
+///
+/// This function does no IO and never panics.
+pub fn negotiate(body: &[u8], policy: LegacyPolicy) -> Negotiation {
+    let body = body.strip_prefix(UTF8_BYTE_ORDER_MARK).unwrap_or(body);
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Negotiation::Invalid(InvalidBody::Empty);
+    }
+    // Almost every body is a Graph notification that fits the model; read those in one pass.
+    // Everything else (legacy, invalid, or Graph with surprises) takes the tolerant path below,
+    // which gives the same result for every body the fast path reads.
+    if let Some(notifications) = CommsNotifications::from_slice_fast(body) {
+        return Negotiation::Graph(notifications);
+    }
+    let object = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(object)) => object,
+        Ok(other) => {
+            return Negotiation::Invalid(InvalidBody::NotAnObject {
+                found: json_kind(&other),
+            });
+        }
+        Err(error) => return Negotiation::Invalid(not_json(&error)),
+    };
+    // `value` decides first: a Graph body is recognised by it even if it also carried legacy-looking
+    // members, and a malformed `value` is reported as such rather than as "neither format".
+    if object.contains_key("value") {
+        return match CommsNotifications::from_json_object(object) {
+            Ok(notifications) => Negotiation::Graph(notifications),
+            Err(error) => Negotiation::Invalid(error.into()),
+        };
+    }
+    match LegacyNotification::from_json_object(object) {
+        Some(notification) => Negotiation::Legacy {
+            notification: Box::new(notification),
+            action: policy.action(),
+        },
+        None => Negotiation::Invalid(InvalidBody::NeitherFormat),
+    }
+}
+
+/// The reason for a body that is not JSON, without the position suffix serde adds to its message.
+fn not_json(error: &serde_json::Error) -> InvalidBody {
+    let (line, column) = (error.line(), error.column());
+    let message = error.to_string();
+    let suffix = format!(" at line {line} column {column}");
+    let detail = message.strip_suffix(&suffix).unwrap_or(&message).to_owned();
+    InvalidBody::NotJson {
+        line,
+        column,
+        detail,
+    }
+}
+
+/// The name of a JSON value's kind, for messages.
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
 }

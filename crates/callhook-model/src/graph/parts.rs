@@ -12,14 +12,13 @@ model_struct! {
     /// A Graph `identity`: one user, application, application instance, phone, guest or device.
     Identity {
         /// `@odata.type`, when the platform names the identity kind explicitly.
-        #[serde(rename = "@odata.type")]
-        odata_type: String,
+        odata_type: String = "@odata.type",
         /// The identity's id (an Entra object id, an app id, or a phone number for `phone`).
-        id: String,
+        id: String = "id",
         /// A display name.
-        display_name: String,
+        display_name: String = "displayName",
         /// The tenant of a user or application instance.
-        tenant_id: String,
+        tenant_id: String = "tenantId",
     }
 }
 
@@ -27,24 +26,23 @@ model_struct! {
     /// A Graph `identitySet` (`communicationsIdentitySet`): who someone is, by kind.
     IdentitySet {
         /// `@odata.type`, when present.
-        #[serde(rename = "@odata.type")]
-        odata_type: String,
+        odata_type: String = "@odata.type",
         /// A Teams user.
-        user: Identity,
+        user: Identity = "user",
         /// An application (for example the bot itself as a call target).
-        application: Identity,
+        application: Identity = "application",
         /// An application instance (a resource account, as used by phone-number bots).
-        application_instance: Identity,
+        application_instance: Identity = "applicationInstance",
         /// A PSTN phone number (in `id`).
-        phone: Identity,
+        phone: Identity = "phone",
         /// A guest.
-        guest: Identity,
+        guest: Identity = "guest",
         /// A device.
-        device: Identity,
+        device: Identity = "device",
         /// An encrypted identity.
-        encrypted: Identity,
+        encrypted: Identity = "encrypted",
         /// The kind of endpoint.
-        endpoint_type: EndpointType,
+        endpoint_type: EndpointType = "endpointType",
     }
 }
 
@@ -67,19 +65,19 @@ model_struct! {
     /// A Graph `participantInfo`: the caller (`call.source`) or a roster entry's `info`.
     ParticipantInfo {
         /// Who the participant is.
-        identity: IdentitySet,
+        identity: IdentitySet = "identity",
         /// The participant's home region (for example `westus` or `amer`).
-        region: String,
+        region: String = "region",
         /// The participant's language (for example `en-US`).
-        language_id: String,
+        language_id: String = "languageId",
         /// The kind of endpoint.
-        endpoint_type: EndpointType,
+        endpoint_type: EndpointType = "endpointType",
         /// The ISO country code of the participant's location.
-        country_code: String,
+        country_code: String = "countryCode",
         /// The participant id.
-        participant_id: String,
+        participant_id: String = "participantId",
         /// The client platform id.
-        platform_id: String,
+        platform_id: String = "platformId",
     }
 }
 
@@ -87,17 +85,17 @@ model_struct! {
     /// A Graph `invitationParticipantInfo`: a call target.
     InvitationParticipantInfo {
         /// Who the target is.
-        identity: IdentitySet,
+        identity: IdentitySet = "identity",
         /// The kind of endpoint.
-        endpoint_type: EndpointType,
+        endpoint_type: EndpointType = "endpointType",
         /// Whether the target is hidden.
-        hidden: bool,
+        hidden: bool = "hidden",
         /// The call this target replaces.
-        replaces_call_id: String,
+        replaces_call_id: String = "replacesCallId",
         /// The participant id.
-        participant_id: String,
+        participant_id: String = "participantId",
         /// Whether the target is kept out of the default audio routing group.
-        remove_from_default_audio_routing_group: bool,
+        remove_from_default_audio_routing_group: bool = "removeFromDefaultAudioRoutingGroup",
     }
 }
 
@@ -105,10 +103,9 @@ model_struct! {
     /// A Graph `organizerMeetingInfo`: a meeting named by its organizer.
     OrganizerMeetingInfo {
         /// `@odata.type` (`#microsoft.graph.organizerMeetingInfo`).
-        #[serde(rename = "@odata.type")]
-        odata_type: String,
+        odata_type: String = "@odata.type",
         /// The organizer.
-        organizer: IdentitySet,
+        organizer: IdentitySet = "organizer",
     }
 }
 
@@ -116,10 +113,9 @@ model_struct! {
     /// A Graph `tokenMeetingInfo`: a meeting named by a token.
     TokenMeetingInfo {
         /// `@odata.type` (`#microsoft.graph.tokenMeetingInfo`).
-        #[serde(rename = "@odata.type")]
-        odata_type: String,
+        odata_type: String = "@odata.type",
         /// The token.
-        token: String,
+        token: String = "token",
     }
 }
 
@@ -127,12 +123,11 @@ model_struct! {
     /// A Graph `joinMeetingIdMeetingInfo`: a meeting named by its join id and passcode.
     JoinMeetingIdMeetingInfo {
         /// `@odata.type` (`#microsoft.graph.joinMeetingIdMeetingInfo`).
-        #[serde(rename = "@odata.type")]
-        odata_type: String,
+        odata_type: String = "@odata.type",
         /// The meeting's join id.
-        join_meeting_id: String,
+        join_meeting_id: String = "joinMeetingId",
         /// The passcode.
-        passcode: String,
+        passcode: String = "passcode",
     }
 }
 
@@ -195,11 +190,11 @@ model_struct! {
     /// A Graph `chatInfo`: the Teams chat a meeting call belongs to.
     ChatInfo {
         /// The chat thread id.
-        thread_id: String,
+        thread_id: String = "threadId",
         /// The message id.
-        message_id: String,
+        message_id: String = "messageId",
         /// The id of the reply chain's root message.
-        reply_chain_message_id: String,
+        reply_chain_message_id: String = "replyChainMessageId",
     }
 }
 
@@ -207,13 +202,13 @@ model_struct! {
     /// A Graph `incomingContext`: on whose behalf, and after which transfer, a call arrives.
     IncomingContext {
         /// The participant that placed the call.
-        source_participant_id: String,
+        source_participant_id: String = "sourceParticipantId",
         /// The participant that is observed (for policy-based recording).
-        observed_participant_id: String,
+        observed_participant_id: String = "observedParticipantId",
         /// The identity the call is on behalf of.
-        on_behalf_of: IdentitySet,
+        on_behalf_of: IdentitySet = "onBehalfOf",
         /// The identity that transferred the call.
-        transferor: IdentitySet,
+        transferor: IdentitySet = "transferor",
     }
 }
 
@@ -221,7 +216,7 @@ model_struct! {
     /// A Graph `callMediaState` (for example `{"audio":"active"}`).
     MediaState {
         /// The audio state.
-        audio: MediaStatus,
+        audio: MediaStatus = "audio",
     }
 }
 
@@ -229,9 +224,9 @@ model_struct! {
     /// A Graph `toneInfo`: a DTMF key the caller pressed.
     ToneInfo {
         /// The order of the tone in the call.
-        sequence_id: i64,
+        sequence_id: i64 = "sequenceId",
         /// The key.
-        tone: Tone,
+        tone: Tone = "tone",
     }
 }
 
@@ -239,11 +234,11 @@ model_struct! {
     /// A Graph `resultInfo`: why a call ended or how an operation finished.
     ResultInfo {
         /// The code, as a number or a numeric string (both occur).
-        code: ResultCode,
+        code: ResultCode = "code",
         /// The subcode, as a number or a numeric string (both occur).
-        subcode: ResultCode,
+        subcode: ResultCode = "subcode",
         /// A message for people.
-        message: String,
+        message: String = "message",
     }
 }
 
@@ -251,14 +246,14 @@ model_struct! {
     /// A Graph `mediaStream` of a participant.
     MediaStream {
         /// The modality of the stream.
-        media_type: Modality,
+        media_type: Modality = "mediaType",
         /// The stream's label.
-        label: String,
+        label: String = "label",
         /// The media source id.
-        source_id: String,
+        source_id: String = "sourceId",
         /// Which way media flows.
-        direction: MediaDirection,
+        direction: MediaDirection = "direction",
         /// Whether the server muted the stream.
-        server_muted: bool,
+        server_muted: bool = "serverMuted",
     }
 }

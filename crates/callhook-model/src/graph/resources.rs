@@ -17,62 +17,59 @@ model_struct! {
     /// A Graph `call` resource, with every documented property and those seen in real traffic.
     Call {
         /// `@odata.type` (`#microsoft.graph.call`).
-        #[serde(rename = "@odata.type")]
-        odata_type: String,
+        odata_type: String = "@odata.type",
         /// `@odata.id`, the resource path.
-        #[serde(rename = "@odata.id")]
-        odata_id: String,
+        odata_id: String = "@odata.id",
         /// `@odata.etag`.
-        #[serde(rename = "@odata.etag")]
-        odata_etag: String,
+        odata_etag: String = "@odata.etag",
         /// The call id.
-        id: String,
+        id: String = "id",
         /// The call's state.
-        state: CallState,
+        state: CallState = "state",
         /// Whether the call is incoming or outgoing.
-        direction: CallDirection,
+        direction: CallDirection = "direction",
         /// Where the platform sends this call's notifications.
-        callback_uri: String,
+        callback_uri: String = "callbackUri",
         /// The id shared by every leg of the call chain.
-        call_chain_id: String,
+        call_chain_id: String = "callChainId",
         /// Call options (kept as JSON).
-        call_options: Value,
+        call_options: Value = "callOptions",
         /// Call routes (kept as JSON).
-        call_routes: Vec<Value>,
+        call_routes: Vec<Value> = "callRoutes",
         /// The Teams chat of a meeting call.
-        chat_info: ChatInfo,
+        chat_info: ChatInfo = "chatInfo",
         /// On whose behalf the call arrives.
-        incoming_context: IncomingContext,
+        incoming_context: IncomingContext = "incomingContext",
         /// Media configuration (kept as JSON).
-        media_config: Value,
+        media_config: Value = "mediaConfig",
         /// Media state, for example `{"audio":"active"}`.
-        media_state: MediaState,
+        media_state: MediaState = "mediaState",
         /// The meeting this call joins.
-        meeting_info: MeetingInfo,
+        meeting_info: MeetingInfo = "meetingInfo",
         /// The meeting's capabilities (kept as JSON; seen in traffic).
-        meeting_capability: Value,
+        meeting_capability: Value = "meetingCapability",
         /// The bot's own participant id in this call.
-        my_participant_id: String,
+        my_participant_id: String = "myParticipantId",
         /// The modalities the caller asks for.
-        requested_modalities: Vec<Modality>,
+        requested_modalities: Vec<Modality> = "requestedModalities",
         /// The modalities in use (seen in traffic).
-        active_modalities: Vec<Modality>,
+        active_modalities: Vec<Modality> = "activeModalities",
         /// Why the call ended.
-        result_info: ResultInfo,
+        result_info: ResultInfo = "resultInfo",
         /// The caller.
-        source: ParticipantInfo,
+        source: ParticipantInfo = "source",
         /// The subject.
-        subject: String,
+        subject: String = "subject",
         /// The callees (usually the bot, as an application or application instance).
-        targets: Vec<InvitationParticipantInfo>,
+        targets: Vec<InvitationParticipantInfo> = "targets",
         /// The tenant of the call (seen in traffic).
-        tenant_id: String,
+        tenant_id: String = "tenantId",
         /// A DTMF key the caller pressed.
-        tone_info: ToneInfo,
+        tone_info: ToneInfo = "toneInfo",
         /// Transcription state (kept as JSON).
-        transcription: Value,
+        transcription: Value = "transcription",
         /// Application metadata of policy-based recording (kept as JSON).
-        application_metadata: Value,
+        application_metadata: Value = "applicationMetadata",
     }
 }
 
@@ -143,30 +140,27 @@ model_struct! {
     /// A Graph `participant`, as found in roster notifications.
     Participant {
         /// `@odata.type` (`#microsoft.graph.participant`).
-        #[serde(rename = "@odata.type")]
-        odata_type: String,
+        odata_type: String = "@odata.type",
         /// `@odata.id`.
-        #[serde(rename = "@odata.id")]
-        odata_id: String,
+        odata_id: String = "@odata.id",
         /// `@odata.etag`.
-        #[serde(rename = "@odata.etag")]
-        odata_etag: String,
+        odata_etag: String = "@odata.etag",
         /// The participant id.
-        id: String,
+        id: String = "id",
         /// Who the participant is.
-        info: ParticipantInfo,
+        info: ParticipantInfo = "info",
         /// The participant's media streams.
-        media_streams: Vec<MediaStream>,
+        media_streams: Vec<MediaStream> = "mediaStreams",
         /// Whether the participant is muted.
-        is_muted: bool,
+        is_muted: bool = "isMuted",
         /// Whether the participant waits in the lobby.
-        is_in_lobby: bool,
+        is_in_lobby: bool = "isInLobby",
         /// Opaque metadata.
-        metadata: String,
+        metadata: String = "metadata",
         /// Recording information (kept as JSON).
-        recording_info: Value,
+        recording_info: Value = "recordingInfo",
         /// Restricted experience (kept as JSON).
-        restricted_experience: Value,
+        restricted_experience: Value = "restrictedExperience",
     }
 }
 
@@ -174,24 +168,21 @@ model_struct! {
     /// A Graph `playPromptOperation`.
     PlayPromptOperation {
         /// `@odata.type` (`#microsoft.graph.playPromptOperation`).
-        #[serde(rename = "@odata.type")]
-        odata_type: String,
+        odata_type: String = "@odata.type",
         /// `@odata.id`.
-        #[serde(rename = "@odata.id")]
-        odata_id: String,
+        odata_id: String = "@odata.id",
         /// `@odata.etag`.
-        #[serde(rename = "@odata.etag")]
-        odata_etag: String,
+        odata_etag: String = "@odata.etag",
         /// The operation id.
-        id: String,
+        id: String = "id",
         /// The operation's status.
-        status: OperationStatus,
+        status: OperationStatus = "status",
         /// The client context the bot passed when it started the operation.
-        client_context: String,
+        client_context: String = "clientContext",
         /// How the operation finished.
-        result_info: ResultInfo,
+        result_info: ResultInfo = "resultInfo",
         /// Why the prompt stopped.
-        completion_reason: PlayPromptCompletionReason,
+        completion_reason: PlayPromptCompletionReason = "completionReason",
     }
 }
 
@@ -199,28 +190,25 @@ model_struct! {
     /// A Graph `recordOperation` (record a response).
     RecordOperation {
         /// `@odata.type` (`#microsoft.graph.recordOperation`).
-        #[serde(rename = "@odata.type")]
-        odata_type: String,
+        odata_type: String = "@odata.type",
         /// `@odata.id`.
-        #[serde(rename = "@odata.id")]
-        odata_id: String,
+        odata_id: String = "@odata.id",
         /// `@odata.etag`.
-        #[serde(rename = "@odata.etag")]
-        odata_etag: String,
+        odata_etag: String = "@odata.etag",
         /// The operation id.
-        id: String,
+        id: String = "id",
         /// The operation's status.
-        status: OperationStatus,
+        status: OperationStatus = "status",
         /// The client context the bot passed when it started the operation.
-        client_context: String,
+        client_context: String = "clientContext",
         /// How the operation finished.
-        result_info: ResultInfo,
+        result_info: ResultInfo = "resultInfo",
         /// Why the recording stopped.
-        completion_reason: RecordCompletionReason,
+        completion_reason: RecordCompletionReason = "completionReason",
         /// Where to download the recording.
-        recording_location: String,
+        recording_location: String = "recordingLocation",
         /// The token to download the recording with.
-        recording_access_token: String,
+        recording_access_token: String = "recordingAccessToken",
     }
 }
 
@@ -229,22 +217,19 @@ model_struct! {
     /// not model specifically, such as `subscribeToToneOperation` or `muteParticipantOperation`).
     Operation {
         /// `@odata.type`.
-        #[serde(rename = "@odata.type")]
-        odata_type: String,
+        odata_type: String = "@odata.type",
         /// `@odata.id`.
-        #[serde(rename = "@odata.id")]
-        odata_id: String,
+        odata_id: String = "@odata.id",
         /// `@odata.etag`.
-        #[serde(rename = "@odata.etag")]
-        odata_etag: String,
+        odata_etag: String = "@odata.etag",
         /// The operation id.
-        id: String,
+        id: String = "id",
         /// The operation's status.
-        status: OperationStatus,
+        status: OperationStatus = "status",
         /// The client context the bot passed when it started the operation.
-        client_context: String,
+        client_context: String = "clientContext",
         /// How the operation finished.
-        result_info: ResultInfo,
+        result_info: ResultInfo = "resultInfo",
     }
 }
 
@@ -252,15 +237,12 @@ model_struct! {
     /// A Graph `contentSharingSession`.
     ContentSharingSession {
         /// `@odata.type` (`#microsoft.graph.contentSharingSession`).
-        #[serde(rename = "@odata.type")]
-        odata_type: String,
+        odata_type: String = "@odata.type",
         /// `@odata.id`.
-        #[serde(rename = "@odata.id")]
-        odata_id: String,
+        odata_id: String = "@odata.id",
         /// `@odata.etag`.
-        #[serde(rename = "@odata.etag")]
-        odata_etag: String,
+        odata_etag: String = "@odata.etag",
         /// The session id.
-        id: String,
+        id: String = "id",
     }
 }

@@ -1,0 +1,422 @@
+//! Negotiation over every notification shape, every invalid body, and arbitrary bytes.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test helpers fail the test by panicking"
+)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use callhook_protocol::{Action, InvalidBody, LegacyPolicy, Negotiation, Protocol, negotiate};
+use proptest::prelude::*;
+use serde_json::json;
+
+/// The shapes live with the model, which owns them; this crate reads them in place.
+fn model_data(kind: &str) -> Vec<(String, Vec<u8>)> {
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../callhook-model/tests/data")
+        .join(kind);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "json")
+        })
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no data in {}", folder.display());
+    files
+        .into_iter()
+        .map(|path| {
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&path).unwrap())
+        })
+        .collect()
+}
+
+/// Negotiates `body` under both policies and checks the protocol and both actions.
+fn check(
+    name: &str,
+    body: &[u8],
+    protocol: Protocol,
+    default_action: Action,
+    accept_action: Action,
+) -> Negotiation {
+    let by_default = negotiate(body, LegacyPolicy::Redeliver);
+    assert_eq!(
+        by_default.protocol(),
+        Some(protocol),
+        "{name}: {by_default:?}"
+    );
+    assert_eq!(by_default.action(), default_action, "{name}");
+    let accepting = negotiate(body, LegacyPolicy::Accept);
+    assert_eq!(accepting.protocol(), Some(protocol), "{name}");
+    assert_eq!(accepting.action(), accept_action, "{name}");
+    by_default
+}
+
+#[test]
+fn every_graph_shape_is_graph_and_accepted() {
+    let mut summaries = BTreeMap::new();
+    for (name, body) in model_data("graph") {
+        let negotiation = check(
+            &name,
+            &body,
+            Protocol::Graph,
+            Action::Accept,
+            Action::Accept,
+        );
+        let summary = serde_json::to_value(negotiation.summary().unwrap()).unwrap();
+        summaries.insert(name, summary);
+    }
+    insta::assert_json_snapshot!("graph_summaries", summaries);
+}
+
+#[test]
+fn every_legacy_shape_is_redelivered_by_default_and_accepted_on_request() {
+    let mut summaries = BTreeMap::new();
+    for (name, body) in model_data("legacy") {
+        let negotiation = check(
+            &name,
+            &body,
+            Protocol::Legacy,
+            Action::Redeliver,
+            Action::Accept,
+        );
+        let summary = serde_json::to_value(negotiation.summary().unwrap()).unwrap();
+        summaries.insert(name, summary);
+    }
+    insta::assert_json_snapshot!("legacy_summaries", summaries);
+}
+
+/// Checks that `body` is rejected with exactly `reason`, under both policies.
+fn check_invalid(body: &[u8], reason: &str) {
+    for policy in [LegacyPolicy::Redeliver, LegacyPolicy::Accept] {
+        let negotiation = negotiate(body, policy);
+        assert_eq!(
+            negotiation.action(),
+            Action::Reject,
+            "{:?}",
+            String::from_utf8_lossy(body)
+        );
+        assert_eq!(negotiation.action().status_code(), 400);
+        assert_eq!(negotiation.protocol(), None);
+        assert_eq!(negotiation.summary(), None);
+        let invalid = negotiation.invalid().unwrap();
+        assert_eq!(
+            invalid.to_string(),
+            reason,
+            "{:?}",
+            String::from_utf8_lossy(body)
+        );
+    }
+}
+
+#[test]
+fn invalid_bodies_are_rejected_with_a_reason_a_person_can_act_on() {
+    let cases: &[(&[u8], &str)] = &[
+        (b"", "body is empty"),
+        (b" \r\n\t ", "body is empty"),
+        (b"\xEF\xBB\xBF", "body is empty"),
+        (
+            b"{\"value\": [1,}",
+            "not JSON at line 1 column 14: expected value",
+        ),
+        (
+            b"{\"value\": [] ",
+            "not JSON at line 1 column 13: EOF while parsing an object",
+        ),
+        (b"hello", "not JSON at line 1 column 1: expected value"),
+        (
+            b"{\"value\":[]}{}",
+            "not JSON at line 1 column 13: trailing characters",
+        ),
+        (
+            b"{\"a\":\"\xFF\"}",
+            "not JSON at line 1 column 7: invalid unicode code point",
+        ),
+        (
+            b"{\n  \"value\": nope\n}",
+            "not JSON at line 2 column 13: expected ident",
+        ),
+        (b"[]", "body is a JSON array, not an object"),
+        (b"\"value\"", "body is a JSON string, not an object"),
+        (b"42", "body is a JSON number, not an object"),
+        (b"true", "body is a JSON boolean, not an object"),
+        (b"null", "body is a JSON null, not an object"),
+        (
+            b"{}",
+            "JSON object has neither `value` nor legacy markers (`participants` + `callState`, `operationOutcome`, or `type` + `currentState`)",
+        ),
+        (
+            b"{\"values\":[]}",
+            "JSON object has neither `value` nor legacy markers (`participants` + `callState`, `operationOutcome`, or `type` + `currentState`)",
+        ),
+        (
+            b"{\"participants\":[]}",
+            "JSON object has neither `value` nor legacy markers (`participants` + `callState`, `operationOutcome`, or `type` + `currentState`)",
+        ),
+        (
+            b"{\"type\":\"callStateChange\"}",
+            "JSON object has neither `value` nor legacy markers (`participants` + `callState`, `operationOutcome`, or `type` + `currentState`)",
+        ),
+        (b"{\"value\":{}}", "`value` must be an array"),
+        (b"{\"value\":null}", "`value` must be an array"),
+        (b"{\"value\":\"[]\"}", "`value` must be an array"),
+        (
+            b"{\"value\":[{\"resourceUrl\":\"/a\"},[]]}",
+            "`value[1]` must be an object",
+        ),
+        (
+            b"{\"value\":[{\"changeType\":\"created\"}]}",
+            "`value[0]` has no `resourceUrl` string",
+        ),
+        (
+            b"{\"value\":[{\"resourceUrl\":null}]}",
+            "`value[0]` has no `resourceUrl` string",
+        ),
+    ];
+    for (body, reason) in cases {
+        check_invalid(body, reason);
+    }
+}
+
+#[test]
+fn invalid_reasons_carry_their_position() {
+    let negotiation = negotiate(b"{\"value\": [1,}", LegacyPolicy::Redeliver);
+    assert_eq!(
+        negotiation.invalid(),
+        Some(&InvalidBody::NotJson {
+            line: 1,
+            column: 14,
+            detail: "expected value".to_owned()
+        })
+    );
+    let negotiation = negotiate(
+        b"{\"value\":[{\"resourceUrl\":\"/a\"},{\"resourceUrl\":\"/b\"},7]}",
+        LegacyPolicy::Redeliver,
+    );
+    assert_eq!(
+        negotiation.invalid(),
+        Some(&InvalidBody::ItemNotObject { index: 2 })
+    );
+}
+
+#[test]
+fn nesting_too_deep_is_rejected_not_a_crash() {
+    let body = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let negotiation = negotiate(body.as_bytes(), LegacyPolicy::Redeliver);
+    assert_eq!(negotiation.action(), Action::Reject);
+    assert!(
+        negotiation
+            .invalid()
+            .unwrap()
+            .to_string()
+            .contains("recursion limit exceeded")
+    );
+}
+
+#[test]
+fn value_wins_over_legacy_markers() {
+    let body = br#"{"value":[],"participants":[],"callState":"incoming"}"#;
+    assert_eq!(
+        negotiate(body, LegacyPolicy::Redeliver).protocol(),
+        Some(Protocol::Graph)
+    );
+    let body = br#"{"value":7,"participants":[],"callState":"incoming"}"#;
+    assert_eq!(
+        negotiate(body, LegacyPolicy::Redeliver).invalid(),
+        Some(&InvalidBody::ValueNotArray)
+    );
+}
+
+#[test]
+fn each_legacy_marker_alone_is_enough() {
+    let cases: &[(&[u8], &str)] = &[
+        (br#"{"participants":"x","callState":1}"#, "conversation"),
+        (br#"{"operationOutcome":null}"#, "conversationResult"),
+        (
+            br#"{"type":7,"currentState":"Established"}"#,
+            "callStateChange",
+        ),
+    ];
+    for (body, kind) in cases {
+        let negotiation = check(
+            kind,
+            body,
+            Protocol::Legacy,
+            Action::Redeliver,
+            Action::Accept,
+        );
+        assert_eq!(negotiation.legacy().unwrap().kind().as_str(), *kind);
+    }
+}
+
+#[test]
+fn the_decision_depends_on_the_body_only() {
+    // A counter or "first request" rule would answer differently the second time, or after a
+    // Graph body; the same body must always give the same answer.
+    let legacy = model_data("legacy").remove(0).1;
+    let graph = model_data("graph").remove(0).1;
+    let first_legacy = negotiate(&legacy, LegacyPolicy::Redeliver);
+    let first_graph = negotiate(&graph, LegacyPolicy::Redeliver);
+    for _ in 0..3 {
+        assert_eq!(negotiate(&graph, LegacyPolicy::Redeliver), first_graph);
+        assert_eq!(negotiate(&legacy, LegacyPolicy::Redeliver), first_legacy);
+        assert_eq!(negotiate(&legacy, LegacyPolicy::Redeliver), first_legacy);
+    }
+    assert_eq!(first_legacy.action(), Action::Redeliver);
+    assert_eq!(first_graph.action(), Action::Accept);
+}
+
+#[test]
+fn summaries_have_exactly_the_documented_members() {
+    let graph = br#"{"value":[{"resourceUrl":"/communications/calls/c1","changeType":"DELETED"}]}"#;
+    let summary =
+        serde_json::to_value(negotiate(graph, LegacyPolicy::Redeliver).summary().unwrap()).unwrap();
+    assert_eq!(
+        summary,
+        json!({"protocol": "graph", "notifications": [{"changeType": "deleted",
+            "resourceUrl": "/communications/calls/c1", "resourceType": null, "state": null, "callId": "c1"}]})
+    );
+    let legacy = br#"{"type":"callStateChange","currentState":"Terminated"}"#;
+    let summary = serde_json::to_value(
+        negotiate(legacy, LegacyPolicy::Redeliver)
+            .summary()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        summary,
+        json!({"protocol": "legacy", "notifications": [{"changeType": "legacy", "resourceUrl": "/legacy",
+            "resourceType": "callStateChange", "state": "terminated", "callId": null}]})
+    );
+}
+
+#[test]
+fn the_legacy_policy_reads_from_configuration_text() {
+    assert_eq!(
+        serde_json::from_value::<LegacyPolicy>(json!("redeliver")).unwrap(),
+        LegacyPolicy::Redeliver
+    );
+    assert_eq!(
+        serde_json::from_value::<LegacyPolicy>(json!("accept")).unwrap(),
+        LegacyPolicy::Accept
+    );
+    assert!(serde_json::from_value::<LegacyPolicy>(json!("reject")).is_err());
+    assert!(serde_json::from_value::<LegacyPolicy>(json!(true)).is_err());
+    assert_eq!(LegacyPolicy::default(), LegacyPolicy::Redeliver);
+    assert_eq!(Action::Accept.status_code(), 202);
+    assert_eq!(Action::Redeliver.status_code(), 204);
+    assert_eq!(Protocol::Graph.as_str(), "graph");
+    assert_eq!(Protocol::Legacy.to_string(), "legacy");
+}
+
+#[test]
+fn header_names_are_the_platforms() {
+    use callhook_protocol::headers;
+    assert_eq!(headers::MESSAGE_ID, "X-Microsoft-Skype-Message-ID");
+    assert_eq!(
+        headers::ORIGINAL_MESSAGE_ID,
+        "X-Microsoft-Skype-Original-Message-ID"
+    );
+    assert_eq!(headers::CHAIN_ID, "X-Microsoft-Skype-Chain-ID");
+    assert_eq!(headers::CALLER_REGION, "X-Microsoft-Skype-Caller-Region");
+    assert_eq!(headers::SCENARIO_ID, "Scenario-Id");
+    assert_eq!(headers::CLIENT_REQUEST_ID, "Client-Request-Id");
+    assert_eq!(headers::MS_TEAMS_RING, "MS-Teams-Ring");
+    assert_eq!(headers::MS_TEAMS_PARTITION, "MS-Teams-Partition");
+    assert_eq!(headers::MS_TEAMS_REGION, "MS-Teams-Region");
+}
+
+/// Every valid body, to mutate; read once.
+static VALID_BODIES: std::sync::LazyLock<Vec<Vec<u8>>> = std::sync::LazyLock::new(|| {
+    model_data("graph")
+        .into_iter()
+        .chain(model_data("legacy"))
+        .map(|(_, body)| body)
+        .collect()
+});
+
+/// A small edit of a byte string: flip, delete, insert, or truncate.
+#[derive(Debug, Clone)]
+enum Mutation {
+    Flip { at: usize, bits: u8 },
+    Delete { at: usize },
+    Insert { at: usize, byte: u8 },
+    Truncate { at: usize },
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        (any::<usize>(), 1..=255u8).prop_map(|(at, bits)| Mutation::Flip { at, bits }),
+        any::<usize>().prop_map(|at| Mutation::Delete { at }),
+        (
+            any::<usize>(),
+            prop::sample::select(b"{}[]\",:0-e.\\ nu\xFF".to_vec())
+        )
+            .prop_map(|(at, byte)| Mutation::Insert { at, byte }),
+        any::<usize>().prop_map(|at| Mutation::Truncate { at }),
+    ]
+}
+
+fn apply(body: &mut Vec<u8>, mutation: &Mutation) {
+    let length = body.len().max(1);
+    match *mutation {
+        Mutation::Flip { at, bits } => {
+            if let Some(byte) = body.get_mut(at % length) {
+                *byte ^= bits;
+            }
+        }
+        Mutation::Delete { at } => {
+            if !body.is_empty() {
+                body.remove(at % length);
+            }
+        }
+        Mutation::Insert { at, byte } => body.insert(at % (body.len() + 1), byte),
+        Mutation::Truncate { at } => body.truncate(at % length),
+    }
+}
+
+/// The answer must always agree with the format.
+fn consistent(negotiation: &Negotiation) -> bool {
+    match negotiation {
+        Negotiation::Graph(_) => {
+            negotiation.action() == Action::Accept && negotiation.summary().is_some()
+        }
+        Negotiation::Legacy { .. } => {
+            negotiation.action() == Action::Redeliver && negotiation.summary().is_some()
+        }
+        Negotiation::Invalid(reason) => {
+            negotiation.action() == Action::Reject && !reason.to_string().is_empty()
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..512)) {
+        let negotiation = negotiate(&body, LegacyPolicy::Redeliver);
+        prop_assert!(consistent(&negotiation));
+        prop_assert_eq!(negotiate(&body, LegacyPolicy::Redeliver), negotiation);
+    }
+
+    #[test]
+    fn mutated_valid_bodies_never_panic(
+        index in any::<prop::sample::Index>(),
+        mutations in prop::collection::vec(mutation(), 1..6),
+    ) {
+        let mut body = index.get(&VALID_BODIES).clone();
+        for mutation in &mutations {
+            apply(&mut body, mutation);
+        }
+        let negotiation = negotiate(&body, LegacyPolicy::Redeliver);
+        prop_assert!(consistent(&negotiation));
+    }
+}
