@@ -8,7 +8,8 @@ use crate::Protocol;
 /// One JSON object describing a valid body:
 /// `{"protocol":"graph"|"legacy","notifications":[{"changeType","resourceUrl","resourceType","state","callId"}]}`.
 ///
-/// Absent values are written as `null`, never left out, so that every entry has the same members.
+/// Absent values are written as `null`, never left out, so that every entry has the same members;
+/// `changeType` and `resourceUrl` are always strings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Summary {
     /// The body's format.
@@ -21,9 +22,10 @@ pub struct Summary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SummaryEntry {
-    /// Graph: `changeType` as written back by the model (documented spelling for known values).
+    /// Graph: `changeType` as written back by the model (documented spelling for known values),
+    /// or the empty string when the item has no string `changeType`.
     /// Legacy: always `"legacy"`, because the legacy format has no change type.
-    pub change_type: Option<String>,
+    pub change_type: String,
     /// Graph: `resourceUrl`. Legacy: `links.call` when present, else `/legacy/{id}`
     /// (`/legacy` without an id).
     pub resource_url: String,
@@ -61,7 +63,8 @@ impl SummaryEntry {
         Self {
             change_type: notification
                 .change_type()
-                .map(|change| change.as_str().to_owned()),
+                .map(|change| change.as_str().to_owned())
+                .unwrap_or_default(),
             resource_url: notification.resource_url.clone(),
             resource_type: notification.resource_type().map(str::to_owned),
             state: notification.state().map(|state| state.as_str().to_owned()),
@@ -77,7 +80,7 @@ impl SummaryEntry {
             (None, None) => "/legacy".to_owned(),
         };
         Self {
-            change_type: Some("legacy".to_owned()),
+            change_type: "legacy".to_owned(),
             resource_url,
             resource_type: Some(notification.kind().as_str().to_owned()),
             state: notification
