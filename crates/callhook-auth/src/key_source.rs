@@ -119,9 +119,7 @@ impl KeyFetcher {
     ///
     /// [`KeySourceError::ClientSetup`] when the HTTP client cannot be built.
     pub fn new(timeout: Duration) -> Result<KeyFetcher, KeySourceError> {
-        let tls = tls_client_config()?;
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
+        let client = http_client_builder()?
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
             .connect_timeout(timeout)
@@ -196,6 +194,19 @@ impl KeyFetcher {
         }
         Ok(body)
     }
+}
+
+/// A reqwest client builder whose TLS is rustls on ring's provider (passed explicitly: no
+/// process-wide provider is installed) with the platform's root certificates.
+///
+/// This is the one place where callhook builds TLS: the key source uses it, and so does the
+/// server's forward sink, so that ring stays the only crypto library in the dependency tree.
+///
+/// # Errors
+///
+/// [`KeySourceError::ClientSetup`] when rustls refuses the configuration.
+pub fn http_client_builder() -> Result<reqwest::ClientBuilder, KeySourceError> {
+    Ok(reqwest::Client::builder().tls_backend_preconfigured(tls_client_config()?))
 }
 
 fn tls_client_config() -> Result<rustls::ClientConfig, KeySourceError> {

@@ -1,0 +1,117 @@
+//! The one place where a refusal becomes an HTTP answer.
+//!
+//! Every error body is `application/problem+json` (RFC 9457). A refused token gets the same answer
+//! whatever check failed: the reason goes to the log and to metrics, never to the caller.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+
+/// Seconds the platform is asked to wait before retrying a `503`.
+pub const RETRY_AFTER_SECS: u32 = 5;
+
+/// Why a webhook request was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// The body is larger than `server.max_body_bytes`.
+    #[error("the body is larger than the {limit} bytes this webhook accepts")]
+    TooLarge {
+        /// The configured limit.
+        limit: usize,
+    },
+    /// No bearer token, a token that failed a check, or a tenant that is not allowed.
+    #[error("the request is not authenticated")]
+    Unauthenticated,
+    /// No signing key was ever loaded, so no token can be checked yet.
+    #[error("the signing keys of the calling platform are not loaded yet")]
+    KeysUnavailable,
+    /// The body is empty, not JSON, or neither format.
+    #[error("{reason}")]
+    BadRequest {
+        /// What was wrong, in words a person can act on.
+        reason: String,
+    },
+    /// The request names a partition this instance does not own.
+    #[error("this instance does not own partition `{partition}`")]
+    Misdirected {
+        /// The partition named in the path, as validated (never echoed when invalid).
+        partition: String,
+    },
+    /// The sink could not be reached.
+    #[error("the notification could not be delivered: {reason}")]
+    SinkUnavailable {
+        /// What went wrong.
+        reason: String,
+    },
+    /// The sink answered with an error or took too long.
+    #[error("the notification could not be delivered: {reason}")]
+    SinkFailed {
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+impl Refusal {
+    /// The stable label of this refusal in `callhook_requests_total{outcome}`.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::TooLarge { .. } => "too_large",
+            Self::Unauthenticated => "rejected_auth",
+            Self::KeysUnavailable => "keys_unavailable",
+            Self::BadRequest { .. } => "bad_request",
+            Self::Misdirected { .. } => "misdirected",
+            Self::SinkUnavailable { .. } | Self::SinkFailed { .. } => "sink_failed",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            Self::TooLarge { .. } => "Payload too large",
+            Self::Unauthenticated => "Unauthorized",
+            Self::KeysUnavailable => "Signing keys not loaded",
+            Self::BadRequest { .. } => "Not a calling notification",
+            Self::Misdirected { .. } => "Misdirected request",
+            Self::SinkUnavailable { .. } => "Bot unavailable",
+            Self::SinkFailed { .. } => "Bot failed",
+        }
+    }
+}
+
+impl ResponseError for Refusal {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::KeysUnavailable | Self::SinkUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Misdirected { .. } => StatusCode::MISDIRECTED_REQUEST,
+            Self::SinkFailed { .. } => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let mut response = HttpResponse::build(status);
+        match self {
+            Self::Unauthenticated => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer error=\"invalid_token\""),
+                ));
+            }
+            Self::KeysUnavailable | Self::SinkUnavailable { .. } => {
+                response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS));
+            }
+            _ => {}
+        }
+        let problem = serde_json::json!({
+            "type": "about:blank",
+            "title": self.title(),
+            "status": status.as_u16(),
+            "detail": self.to_string(),
+        });
+        response
+            .content_type("application/problem+json")
+            .body(problem.to_string())
+    }
+}

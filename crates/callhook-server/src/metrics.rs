@@ -1,0 +1,170 @@
+//! `/metrics`: Prometheus text format, through `prometheus-client`.
+//!
+//! Request outcomes, verification failures by reason, sink deliveries and latencies are counted as
+//! they happen; the key source's own counters are read at scrape time, so there is one source of
+//! truth for them (the authenticator).
+
+use std::sync::Arc;
+
+use callhook_auth::Authenticator;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Labels of `callhook_requests_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+/// Labels of `callhook_auth_failures_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+/// Labels of `callhook_sink_deliveries_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabels {
+    sink: &'static str,
+    result: &'static str,
+}
+
+/// Labels of `callhook_key_refreshes_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: &'static str,
+}
+
+/// The server's metrics, shared by every worker.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<OutcomeLabels, Counter>,
+    auth_failures: Family<ReasonLabels, Counter>,
+    deliveries: Family<DeliveryLabels, Counter>,
+    request_seconds: Histogram,
+    delivery_seconds: Histogram,
+}
+
+impl Metrics {
+    /// Registers every metric; `authenticator` provides the key-source counters at scrape time.
+    pub fn new(authenticator: Arc<Authenticator>) -> Self {
+        let mut registry = Registry::with_prefix("callhook");
+        let requests = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "requests",
+            "Webhook requests by outcome (accepted, redelivered, duplicate, redirected, \
+             rejected_auth, keys_unavailable, bad_request, misdirected, too_large, sink_failed)",
+            requests.clone(),
+        );
+        let auth_failures = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "auth_failures",
+            "Token verification failures by reason",
+            auth_failures.clone(),
+        );
+        let deliveries = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "sink_deliveries",
+            "Deliveries to the sink by result",
+            deliveries.clone(),
+        );
+        let request_seconds = Histogram::new(exponential_buckets(0.000_05, 2.0, 16));
+        registry.register(
+            "request_duration_seconds",
+            "Time from the request's start to its answer, for webhook requests",
+            request_seconds.clone(),
+        );
+        let delivery_seconds = Histogram::new(exponential_buckets(0.000_05, 2.0, 18));
+        registry.register(
+            "sink_delivery_duration_seconds",
+            "Time the sink took to take one notification",
+            delivery_seconds.clone(),
+        );
+        registry.register_collector(Box::new(KeySourceCollector { authenticator }));
+        Self {
+            registry,
+            requests,
+            auth_failures,
+            deliveries,
+            request_seconds,
+            delivery_seconds,
+        }
+    }
+
+    /// Counts one answered webhook request.
+    pub fn record_request(&self, outcome: &'static str, seconds: f64) {
+        self.requests
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+        self.request_seconds.observe(seconds);
+    }
+
+    /// Counts one failed token verification.
+    pub fn record_auth_failure(&self, reason: &'static str) {
+        self.auth_failures
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
+    }
+
+    /// Counts one delivery attempt to the sink.
+    pub fn record_delivery(&self, sink: &'static str, result: &'static str, seconds: f64) {
+        self.deliveries
+            .get_or_create(&DeliveryLabels { sink, result })
+            .inc();
+        self.delivery_seconds.observe(seconds);
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
+        Ok(text)
+    }
+}
+
+/// Reads the key source's counters at scrape time.
+#[derive(Debug)]
+struct KeySourceCollector {
+    authenticator: Arc<Authenticator>,
+}
+
+impl Collector for KeySourceCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let status = self.authenticator.key_status();
+        let mut metric = encoder.encode_descriptor(
+            "key_refreshes",
+            "Fetches of the OpenID configuration and key set, by result",
+            None,
+            prometheus_client::metrics::MetricType::Counter,
+        )?;
+        for (result, value) in [
+            ("success", status.refresh_succeeded),
+            ("failure", status.refresh_failed),
+        ] {
+            ConstCounter::new(value).encode(metric.encode_family(&ResultLabels { result })?)?;
+        }
+        let keys = ConstGauge::new(i64::try_from(status.key_count).unwrap_or(i64::MAX));
+        let metric = encoder.encode_descriptor(
+            "signing_keys",
+            "Usable signing keys currently loaded",
+            None,
+            keys.metric_type(),
+        )?;
+        keys.encode(metric)?;
+        let ready = ConstGauge::new(i64::from(status.ready));
+        let metric = encoder.encode_descriptor(
+            "keys_ready",
+            "1 once signing keys were loaded at least once, else 0",
+            None,
+            ready.metric_type(),
+        )?;
+        ready.encode(metric)?;
+        Ok(())
+    }
+}

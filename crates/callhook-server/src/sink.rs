@@ -1,0 +1,213 @@
+//! Where verified notifications go: a structured log line, or a POST to the bot behind callhook.
+//!
+//! A sink returns only once the notification was taken (or could not be): the handler answers
+//! `202 Accepted` after a successful delivery and never before, so a 202 always means delivered.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use callhook_protocol::{Negotiation, Protocol};
+
+use crate::config::{ForwardConfig, SinkConfig};
+
+/// Headers added to forwarded requests.
+pub mod forward_headers {
+    /// The verified tenant (`tid`) of the platform's token.
+    pub const TENANT: &str = "X-Callhook-Tenant";
+    /// `graph` or `legacy`.
+    pub const PROTOCOL: &str = "X-Callhook-Protocol";
+    /// The platform's `X-Microsoft-Skype-Message-ID`, when it sent one.
+    pub const MESSAGE_ID: &str = "X-Callhook-Message-Id";
+    /// This instance's `callbackUri`, when `[partition]` is configured.
+    pub const CALLBACK_URI: &str = "X-Callhook-Callback-Uri";
+}
+
+/// One verified notification on its way to the sink.
+#[derive(Debug)]
+pub struct Delivery<'a> {
+    /// The request body, unchanged.
+    pub body: Bytes,
+    /// The negotiated body (Graph or legacy).
+    pub negotiation: &'a Negotiation,
+    /// The protocol of the body.
+    pub protocol: Protocol,
+    /// The verified tenant id.
+    pub tenant_id: &'a str,
+    /// The platform's delivery id, when present.
+    pub message_id: Option<&'a str>,
+    /// This instance's callbackUri, when a partition is configured.
+    pub callback_uri: Option<&'a str>,
+}
+
+/// Why a delivery failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// The bot could not be reached (connection refused, DNS): the platform should retry later.
+    #[error("the bot at {url} could not be reached")]
+    Unreachable {
+        /// The configured URL.
+        url: String,
+    },
+    /// The bot did not answer within the timeout.
+    #[error("the bot at {url} did not answer within {timeout_ms} ms")]
+    TimedOut {
+        /// The configured URL.
+        url: String,
+        /// The configured timeout.
+        timeout_ms: u64,
+    },
+    /// The bot answered with a status other than 2xx.
+    #[error("the bot at {url} answered {status}")]
+    Status {
+        /// The configured URL.
+        url: String,
+        /// The bot's status code.
+        status: u16,
+    },
+    /// Any other transport failure.
+    #[error("delivery to {url} failed: {reason}")]
+    Transport {
+        /// The configured URL.
+        url: String,
+        /// What the HTTP client said.
+        reason: String,
+    },
+}
+
+/// A configured sink.
+#[derive(Debug, Clone)]
+pub enum Sink {
+    /// One structured log line per notification.
+    Log,
+    /// A synchronous POST to the bot.
+    Forward(ForwardSink),
+}
+
+impl Sink {
+    /// Builds the sink of `config`.
+    pub fn from_config(config: &SinkConfig) -> Result<Self, SinkBuildError> {
+        match config {
+            SinkConfig::Log => Ok(Self::Log),
+            SinkConfig::Forward(forward) => Ok(Self::Forward(ForwardSink::new(forward)?)),
+        }
+    }
+
+    /// The label of this sink in metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Log => "log",
+            Self::Forward(_) => "forward",
+        }
+    }
+
+    /// Hands one notification over; returns once it was taken.
+    pub async fn deliver(&self, delivery: Delivery<'_>) -> Result<(), SinkError> {
+        match self {
+            Self::Log => {
+                log_delivery(&delivery);
+                Ok(())
+            }
+            Self::Forward(forward) => forward.deliver(delivery).await,
+        }
+    }
+}
+
+/// The HTTP client of the forward sink could not be built.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the HTTP client of the forward sink: {0}")]
+pub struct SinkBuildError(String);
+
+fn log_delivery(delivery: &Delivery<'_>) {
+    match delivery.negotiation.summary() {
+        Some(summary) => {
+            for item in &summary.notifications {
+                tracing::info!(
+                    target: "callhook::notification",
+                    protocol = delivery.protocol.as_str(),
+                    tenant = delivery.tenant_id,
+                    message_id = delivery.message_id,
+                    change_type = %item.change_type,
+                    resource_url = %item.resource_url,
+                    resource_type = item.resource_type.as_deref(),
+                    state = item.state.as_deref(),
+                    call_id = item.call_id.as_deref(),
+                    "notification"
+                );
+            }
+        }
+        None => tracing::info!(
+            target: "callhook::notification",
+            protocol = delivery.protocol.as_str(),
+            tenant = delivery.tenant_id,
+            message_id = delivery.message_id,
+            bytes = delivery.body.len(),
+            "notification"
+        ),
+    }
+}
+
+/// POSTs each accepted request body, byte for byte, to the bot behind callhook.
+#[derive(Debug, Clone)]
+pub struct ForwardSink {
+    client: reqwest::Client,
+    url: reqwest::Url,
+    timeout_ms: u64,
+}
+
+impl ForwardSink {
+    fn new(config: &ForwardConfig) -> Result<Self, SinkBuildError> {
+        let client = callhook_auth::http_client_builder()
+            .map_err(|error| SinkBuildError(error.to_string()))?
+            .timeout(Duration::from_millis(config.timeout_ms))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|error| SinkBuildError(error.to_string()))?;
+        Ok(Self {
+            client,
+            url: config.url.clone(),
+            timeout_ms: config.timeout_ms,
+        })
+    }
+
+    async fn deliver(&self, delivery: Delivery<'_>) -> Result<(), SinkError> {
+        let url = self.url.as_str();
+        let mut request = self
+            .client
+            .post(self.url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(forward_headers::TENANT, delivery.tenant_id)
+            .header(forward_headers::PROTOCOL, delivery.protocol.as_str());
+        if let Some(message_id) = delivery.message_id {
+            request = request.header(forward_headers::MESSAGE_ID, message_id);
+        }
+        if let Some(callback_uri) = delivery.callback_uri {
+            request = request.header(forward_headers::CALLBACK_URI, callback_uri);
+        }
+        let response = request.body(delivery.body).send().await.map_err(|error| {
+            if error.is_timeout() {
+                SinkError::TimedOut {
+                    url: url.to_owned(),
+                    timeout_ms: self.timeout_ms,
+                }
+            } else if error.is_connect() {
+                SinkError::Unreachable {
+                    url: url.to_owned(),
+                }
+            } else {
+                SinkError::Transport {
+                    url: url.to_owned(),
+                    reason: error.to_string(),
+                }
+            }
+        })?;
+        let status = response.status();
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(SinkError::Status {
+                url: url.to_owned(),
+                status: status.as_u16(),
+            })
+        }
+    }
+}
