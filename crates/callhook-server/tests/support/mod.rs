@@ -1,0 +1,219 @@
+//! Real parts for the end-to-end tests: an OpenID/JWKS issuer and a bot on 127.0.0.1 (wiremock),
+//! callhook on a real socket, and a client that does not follow redirects.
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::doc_markdown,
+    reason = "test support: each test binary uses a different part, and a panic is a failed test"
+)]
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use callhook_auth::testing::DevIssuer;
+use callhook_auth::{Authenticator, SystemClock, UnixTime};
+use callhook_server::config::Config;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// The bot's app id: the `aud` every good token carries.
+pub const APP_ID: &str = "6a0c6e6c-1f2a-4c1e-9d6b-0a1b2c3d4e5f";
+/// The tenant of every good token.
+pub const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+/// A payload from `tests/data`.
+pub fn payload(name: &str) -> Vec<u8> {
+    let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|error| panic!("cannot read {path}: {error}"))
+}
+
+/// The OpenID configuration and key set of a development issuer, served on 127.0.0.1.
+pub struct Issuer {
+    pub server: MockServer,
+    pub dev: DevIssuer,
+}
+
+impl Issuer {
+    pub async fn start() -> Self {
+        let server = MockServer::start().await;
+        let dev = DevIssuer::new();
+        let jwks_uri = format!("{}/v1/keys", server.uri());
+        Mock::given(method("GET"))
+            .and(path("/v1/.well-known/OpenIdConfiguration"))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(
+                dev.openid_configuration_json("https://api.botframework.com", &jwks_uri),
+                "application/json",
+            ))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/v1/keys"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_raw(dev.jwks_json(), "application/json"),
+            )
+            .mount(&server)
+            .await;
+        Self { server, dev }
+    }
+
+    pub fn openid_url(&self) -> String {
+        format!("{}/v1/.well-known/OpenIdConfiguration", self.server.uri())
+    }
+
+    /// A token the platform would send now.
+    pub fn token(&self) -> String {
+        self.token_for(TENANT)
+    }
+
+    pub fn token_for(&self, tenant: &str) -> String {
+        self.dev
+            .mint(&DevIssuer::standard_claims(APP_ID, tenant, now()))
+    }
+}
+
+pub fn now() -> UnixTime {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or(0);
+    UnixTime::from_secs(seconds)
+}
+
+/// A bot behind callhook that answers `status` (after `delay`) and records what it receives.
+pub async fn bot(status: u16, delay: Duration) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/notifications"))
+        .respond_with(ResponseTemplate::new(status).set_delay(delay))
+        .mount(&server)
+        .await;
+    server
+}
+
+/// callhook running on a real socket of 127.0.0.1.
+pub struct Running {
+    pub base: String,
+    pub handle: actix_web::dev::ServerHandle,
+    pub authenticator: Arc<Authenticator>,
+}
+
+impl Running {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+    }
+}
+
+/// The `[auth]` section pointing at `openid_url`, with fast retries.
+pub fn auth_section(openid_url: &str) -> String {
+    format!(
+        r#"
+[auth]
+app_id = "{APP_ID}"
+openid_configuration = "{openid_url}"
+retry_initial_ms = 50
+retry_max_ms = 200
+"#
+    )
+}
+
+/// Starts callhook with `toml` (which must not set `server.listen`) and waits until its keys are
+/// loaded when `wait_ready` is set.
+pub async fn start(toml: &str, wait_ready: bool) -> Running {
+    let config = Config::from_toml_str(toml).unwrap_or_else(|error| panic!("{error}"));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let authenticator = Arc::new(Authenticator::new(
+        config.auth.clone(),
+        Arc::new(SystemClock),
+    ));
+    if wait_ready {
+        assert!(
+            authenticator
+                .wait_until_ready(Duration::from_secs(10))
+                .await,
+            "the keys did not load from the test issuer"
+        );
+    }
+    let server =
+        callhook_server::server::start(&config, listener, Arc::clone(&authenticator)).unwrap();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    Running {
+        base: format!("http://{address}"),
+        handle,
+        authenticator,
+    }
+}
+
+/// A client that never follows redirects.
+pub fn client() -> reqwest::Client {
+    callhook_auth::http_client_builder()
+        .unwrap()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+/// POSTs `body` with the platform's headers and `token`.
+pub async fn post(
+    url: &str,
+    token: Option<&str>,
+    message_id: Option<&str>,
+    body: Vec<u8>,
+) -> reqwest::Response {
+    let mut request = client()
+        .post(url)
+        .header("Content-Type", "application/json; charset=utf-8")
+        .header("User-Agent", "Microsoft-Skype/3.0,(Calling/1.0)");
+    if let Some(token) = token {
+        request = request.header("Authorization", format!("Bearer {token}"));
+    }
+    if let Some(message_id) = message_id {
+        request = request.header("X-Microsoft-Skype-Message-ID", message_id);
+    }
+    request.body(body).send().await.unwrap()
+}
+
+/// The requests the bot received.
+pub async fn received(bot: &MockServer) -> Vec<wiremock::Request> {
+    bot.received_requests().await.unwrap_or_default()
+}
+
+/// POSTs `body` with `Transfer-Encoding: chunked` (no Content-Length) over a raw socket and
+/// returns the status code.
+pub async fn post_chunked(base: &str, path: &str, token: &str, body: &[u8], chunk: usize) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let address = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+    .into_bytes();
+    for piece in body.chunks(chunk) {
+        request.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        request.extend_from_slice(piece);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    // The server may answer and close before reading everything: a write error is fine.
+    let _written = stream.write_all(&request).await;
+    let mut answer = Vec::new();
+    let _read =
+        tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+    let text = String::from_utf8_lossy(&answer);
+    text.split(' ')
+        .nth(1)
+        .and_then(|status| status.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP status in {text:?}"))
+}
