@@ -38,10 +38,20 @@ pub(crate) fn run() -> Result<()> {
         eprintln!("cargo-nextest not found: running the tests with cargo test");
         run_step(
             "tests",
-            cargo(&["test", "--workspace", "--locked", "--lib", "--bins", "--tests"]),
+            cargo(&[
+                "test",
+                "--workspace",
+                "--locked",
+                "--lib",
+                "--bins",
+                "--tests",
+            ]),
         )?;
     }
-    run_step("doc tests", cargo(&["test", "--workspace", "--locked", "--doc"]))?;
+    run_step(
+        "doc tests",
+        cargo(&["test", "--workspace", "--locked", "--doc"]),
+    )?;
     let mut doc = cargo(&["doc", "--workspace", "--no-deps", "--locked"]);
     doc.env("RUSTDOCFLAGS", "-D warnings");
     run_step("docs", doc)?;

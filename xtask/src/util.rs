@@ -50,7 +50,11 @@ fn describe(command: &Command) -> String {
     let mut shown = String::new();
     for (key, value) in command.get_envs() {
         if let Some(value) = value {
-            shown.push_str(&format!("{}={} ", key.to_string_lossy(), value.to_string_lossy()));
+            shown.push_str(&format!(
+                "{}={} ",
+                key.to_string_lossy(),
+                value.to_string_lossy()
+            ));
         }
     }
     shown.push_str(&command.get_program().to_string_lossy());

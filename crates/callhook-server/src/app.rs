@@ -1,7 +1,7 @@
 //! The app factory and the webhook handler: the contract's table, check by check, in order.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
@@ -14,7 +14,7 @@ use callhook_auth::{AuthError, Authenticator, VerifiedClaims};
 use callhook_protocol::{Action, Negotiation, Protocol, headers, negotiate};
 use callhook_routing::{Decision, Partition, PartitionDecision, RegionPolicy, RoutingInput};
 use futures_util::StreamExt;
-use tokio::sync::OnceCell;
+use tokio::sync::{Notify, OnceCell};
 
 use crate::answer::Refusal;
 use crate::config::Config;
@@ -42,6 +42,32 @@ pub struct AppState {
     delivered: moka::future::Cache<String, Arc<OnceCell<()>>>,
     metrics: Metrics,
     next_request_id: AtomicU64,
+    in_flight: InFlight,
+}
+
+/// Counts webhook requests being handled, so that a shutdown can wait for them.
+#[derive(Debug, Default)]
+struct InFlight {
+    count: AtomicUsize,
+    idle: Notify,
+}
+
+/// Decrements the in-flight count when a request's handling ends, however it ends.
+struct InFlightGuard<'a>(&'a InFlight);
+
+impl InFlight {
+    fn enter(&self) -> InFlightGuard<'_> {
+        self.count.fetch_add(1, Ordering::SeqCst);
+        InFlightGuard(self)
+    }
+}
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
 }
 
 /// The state could not be built from a configuration that passed validation.
@@ -85,12 +111,35 @@ impl AppState {
                 .time_to_live(DEDUP_WINDOW)
                 .build(),
             next_request_id: AtomicU64::new(1),
+            in_flight: InFlight::default(),
         })
     }
 
     /// The metrics of this state, for embedding apps.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// Waits until no webhook request is being handled, for at most `limit`; returns whether that
+    /// happened. A graceful shutdown stops accepting first, then waits here.
+    pub async fn wait_until_idle(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            // Register for the notification before reading the count, so that a request ending
+            // in between is not missed.
+            let idle = self.in_flight.idle.notified();
+            if self.in_flight.count.load(Ordering::SeqCst) == 0 {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, idle).await.is_err() {
+                return self.in_flight.count.load(Ordering::SeqCst) == 0;
+            }
+        }
+    }
+
+    /// How many webhook requests are being handled now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.count.load(Ordering::SeqCst)
     }
 
     /// This instance's callbackUri, when a partition is configured.
@@ -201,6 +250,7 @@ async fn webhook(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
+    let _in_flight = state.in_flight.enter();
     let started = Instant::now();
     let request_id = state.next_request_id.fetch_add(1, Ordering::Relaxed);
     let message_id = header_str(&request, headers::MESSAGE_ID);

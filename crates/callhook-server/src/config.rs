@@ -189,7 +189,7 @@ impl Config {
             problems.push("server.max_body_bytes: expected a positive number of bytes".to_owned());
         }
         if let Err(error) = self.auth.validate() {
-            problems.push(format!("auth.{error}"));
+            problems.push(format!("auth.{}: {}", error.key, error.problem));
         }
         if let Some(routing) = &self.routing
             && let Err(error) = callhook_routing::RegionPolicy::build(routing)
