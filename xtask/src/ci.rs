@@ -15,6 +15,9 @@ pub(crate) fn run() -> Result<()> {
             "clippy",
             "--workspace",
             "--all-targets",
+            // Every feature, so that code behind features (the auth crate's `testing` issuer and
+            // the benches that need it) is linted and compiled too.
+            "--all-features",
             "--locked",
             "--",
             "-D",

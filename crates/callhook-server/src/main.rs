@@ -25,7 +25,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the webhook server. Settings come from FILE, overridden by CALLHOOK_<SECTION>__<KEY>.
+    /// Run the webhook server. Settings come from FILE, overridden by `CALLHOOK_<SECTION>__<KEY>`.
     Serve {
         /// The TOML configuration file.
         #[arg(long, value_name = "FILE")]
