@@ -7,7 +7,9 @@
     reason = "xtask is a command-line tool whose output is for people"
 )]
 
+mod bench;
 mod ci;
+mod fuzz;
 mod util;
 
 use anyhow::Result;
@@ -25,12 +27,26 @@ struct Cli {
 enum Task {
     /// Everything CI checks: fmt, clippy, tests, doc tests, docs, cargo deny.
     Ci,
+    /// Micro and end-to-end benchmarks, printed as one table with baselines from the same run.
+    Bench {
+        /// A smoke run of seconds (no goals checked), as CI does.
+        #[arg(long)]
+        quick: bool,
+    },
+    /// Runs every fuzz target (cargo-fuzz, in `fuzz/`).
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        time: u64,
+    },
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result: Result<()> = match cli.task {
         Task::Ci => ci::run(),
+        Task::Bench { quick } => bench::run(quick),
+        Task::Fuzz { time } => fuzz::run(time),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
