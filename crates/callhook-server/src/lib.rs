@@ -27,6 +27,8 @@ pub mod answer;
 pub mod app;
 pub mod classify;
 pub mod config;
+#[cfg(feature = "dev-tools")]
+pub mod devtools;
 pub mod metrics;
 pub mod server;
 pub mod sink;

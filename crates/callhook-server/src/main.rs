@@ -43,6 +43,67 @@ enum Command {
         #[arg(default_value = "-")]
         file: String,
     },
+    /// The zero-configuration tour: a local platform, an issuer and two deployments on loopback.
+    #[cfg(feature = "dev-tools")]
+    Demo {
+        /// Play the tour once and exit (non-zero when a step failed) instead of serving until Ctrl-C.
+        #[arg(long)]
+        once: bool,
+        /// Show the servers' logs too.
+        #[arg(long)]
+        verbose: bool,
+    },
+    /// Play the calling platform against a webhook, with tokens of the development issuer.
+    #[cfg(feature = "dev-tools")]
+    Simulate {
+        /// The webhook's URL, e.g. <http://127.0.0.1:8080/api/calls>.
+        #[arg(long)]
+        target: String,
+        /// A scenario to play (repeatable); by default every scenario marked `run_by_default`.
+        #[arg(long = "scenario", value_name = "NAME")]
+        scenarios: Vec<String>,
+        /// A folder with `scenarios.toml` and payloads, instead of the built-in ones.
+        #[arg(long = "scenarios", value_name = "DIR")]
+        scenario_dir: Option<PathBuf>,
+        /// The bot's app id (the tokens' `aud`).
+        #[arg(long, default_value = callhook_server::devtools::demo::DEMO_APP_ID)]
+        app_id: String,
+        /// The caller's tenant (the tokens' `tid`).
+        #[arg(long, default_value = callhook_server::devtools::demo::DEMO_TENANT)]
+        tenant: String,
+        /// List the scenarios and exit.
+        #[arg(long)]
+        list: bool,
+    },
+    /// The development issuer: serve its OpenID configuration and keys, or mint a token.
+    #[cfg(feature = "dev-tools")]
+    Issuer {
+        #[command(subcommand)]
+        command: IssuerCommand,
+    },
+}
+
+#[cfg(feature = "dev-tools")]
+#[derive(Debug, Subcommand)]
+enum IssuerCommand {
+    /// Serve the OpenID configuration and key set on loopback until Ctrl-C.
+    Serve {
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:7070")]
+        listen: std::net::SocketAddr,
+    },
+    /// Print a token signed by the development issuer.
+    Mint {
+        /// The bot's app id (`aud`).
+        #[arg(long, default_value = callhook_server::devtools::demo::DEMO_APP_ID)]
+        app_id: String,
+        /// The tenant (`tid`).
+        #[arg(long, default_value = callhook_server::devtools::demo::DEMO_TENANT)]
+        tenant: String,
+        /// Lifetime in seconds (the platform's is 300).
+        #[arg(long, default_value_t = 300)]
+        lifetime_secs: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -61,6 +122,33 @@ fn main() -> ExitCode {
             log_format,
             log,
         } => serve(&config, log_format, &log),
+        #[cfg(feature = "dev-tools")]
+        Command::Demo { once, verbose } => dev::demo(once, verbose),
+        #[cfg(feature = "dev-tools")]
+        Command::Simulate {
+            target,
+            scenarios,
+            scenario_dir,
+            app_id,
+            tenant,
+            list,
+        } => dev::simulate(
+            &target,
+            &scenarios,
+            scenario_dir.as_deref(),
+            app_id,
+            tenant,
+            list,
+        ),
+        #[cfg(feature = "dev-tools")]
+        Command::Issuer { command } => match command {
+            IssuerCommand::Serve { listen } => dev::issuer_serve(listen),
+            IssuerCommand::Mint {
+                app_id,
+                tenant,
+                lifetime_secs,
+            } => dev::issuer_mint(&app_id, &tenant, lifetime_secs),
+        },
         Command::Classify { file } => match callhook_server::classify::classify_source(&file) {
             Ok(json) => {
                 println!("{json}");
@@ -101,6 +189,135 @@ fn serve(config_path: &std::path::Path, log_format: LogFormat, log: &str) -> Exi
             eprintln!("callhook: {error}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The development commands: thin wrappers over `callhook_server::devtools`.
+#[cfg(feature = "dev-tools")]
+mod dev {
+    use std::path::Path;
+    use std::process::ExitCode;
+
+    use callhook_server::devtools::demo::{self, DemoOptions};
+    use callhook_server::devtools::output::{Printer, say};
+    use callhook_server::devtools::simulate::{Audience, ScenarioSet, Simulator, now, render};
+
+    pub(crate) fn demo(once: bool, verbose: bool) -> ExitCode {
+        if verbose && let Err(error) = super::init_logging(super::LogFormat::Pretty, "info") {
+            eprintln!("callhook demo: {error}");
+        }
+        match actix_web::rt::System::new().block_on(demo::run(DemoOptions { once })) {
+            Ok(outcome) if outcome.failed == 0 => ExitCode::SUCCESS,
+            Ok(_) => ExitCode::FAILURE,
+            Err(error) => {
+                eprintln!("callhook demo: {error}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+
+    pub(crate) fn simulate(
+        target: &str,
+        names: &[String],
+        dir: Option<&Path>,
+        app_id: String,
+        tenant: String,
+        list: bool,
+    ) -> ExitCode {
+        let set = match dir.map_or_else(ScenarioSet::builtin, ScenarioSet::from_dir) {
+            Ok(set) => set,
+            Err(error) => {
+                eprintln!("callhook simulate: {error}");
+                return ExitCode::from(super::EXIT_CONFIG);
+            }
+        };
+        if list {
+            for scenario in set.scenarios() {
+                let default = if scenario.run_by_default {
+                    ""
+                } else {
+                    " (only when named)"
+                };
+                say(&format!(
+                    "{:<16} {}{default}",
+                    scenario.name, scenario.description
+                ));
+            }
+            return ExitCode::SUCCESS;
+        }
+        let selected = match set.select(names) {
+            Ok(selected) => selected,
+            Err(error) => {
+                eprintln!("callhook simulate: {error}");
+                return ExitCode::from(super::EXIT_CONFIG);
+            }
+        };
+        let simulator = match Simulator::new(target, Audience { app_id, tenant }) {
+            Ok(simulator) => simulator,
+            Err(error) => {
+                eprintln!("callhook simulate: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let printer = Printer::for_stdout();
+        let (passed, failed) = actix_web::rt::System::new().block_on(async {
+            let (mut passed, mut failed) = (0, 0);
+            for scenario in selected {
+                let report = simulator.run(&set, scenario).await;
+                failed += report.failures();
+                passed += report.steps.len() - report.failures();
+                say(&render(&report, printer));
+            }
+            (passed, failed)
+        });
+        let summary = format!("{passed} passed, {failed} failed");
+        if failed == 0 {
+            say(&printer.good(&summary));
+            ExitCode::SUCCESS
+        } else {
+            say(&printer.bad(&summary));
+            ExitCode::FAILURE
+        }
+    }
+
+    pub(crate) fn issuer_serve(listen: std::net::SocketAddr) -> ExitCode {
+        let listener = match std::net::TcpListener::bind(listen) {
+            Ok(listener) => listener,
+            Err(error) => {
+                eprintln!("callhook issuer serve: cannot listen on {listen}: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let result = actix_web::rt::System::new().block_on(async move {
+            let issuer = callhook_server::devtools::issuer::start(listener)?;
+            println!(
+                "development issuer: set `auth.openid_configuration = \"{}\"`\n\
+                 mint tokens with `callhook issuer mint --app-id YOUR-APP-ID`; Ctrl-C stops",
+                issuer.openid_configuration_url
+            );
+            let handle = issuer.server.handle();
+            actix_web::rt::spawn(issuer.server);
+            let _interrupted = tokio::signal::ctrl_c().await;
+            handle.stop(true).await;
+            Ok::<(), std::io::Error>(())
+        });
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("callhook issuer serve: {error}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+
+    pub(crate) fn issuer_mint(app_id: &str, tenant: &str, lifetime_secs: u64) -> ExitCode {
+        say(&callhook_server::devtools::issuer::mint_token(
+            app_id,
+            tenant,
+            now(),
+            lifetime_secs,
+        ));
+        ExitCode::SUCCESS
     }
 }
 
