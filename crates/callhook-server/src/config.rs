@@ -220,9 +220,16 @@ impl Config {
     }
 }
 
-/// The environment provider: `CALLHOOK_AUTH__APP_ID` sets `auth.app_id`.
+/// Variables with the configuration's prefix that belong to the command line, not to the file.
+pub const COMMAND_LINE_VARIABLES: [&str; 2] = ["log", "log_format"];
+
+/// The environment provider: `CALLHOOK_AUTH__APP_ID` sets `auth.app_id`. `CALLHOOK_LOG` and
+/// `CALLHOOK_LOG_FORMAT` are the command line's (`--log`, `--log-format`) and are left out; every
+/// other `CALLHOOK_` variable must name a key, so a typo is an error rather than a silent no-op.
 fn environment() -> Env {
-    Env::prefixed(ENV_PREFIX).split("__")
+    Env::prefixed(ENV_PREFIX)
+        .ignore(&COMMAND_LINE_VARIABLES)
+        .split("__")
 }
 
 /// One line naming the key (as a dotted path, or the environment variable it came from) and what

@@ -164,8 +164,12 @@ fn spawn_server(text: &str, env: &[(&str, &str)]) -> (Server, tempfile::NamedTem
     let stderr = child.stderr.take().unwrap();
     let (sender, lines) = mpsc::channel();
     std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if sender.send(line).is_err() {
+        // Read bytes, not `lines()`: a log line that is not UTF-8 must not end the reader.
+        for line in BufReader::new(stderr).split(b'\n').map_while(Result::ok) {
+            if sender
+                .send(String::from_utf8_lossy(&line).into_owned())
+                .is_err()
+            {
                 break;
             }
         }
@@ -183,14 +187,18 @@ fn spawn_server(text: &str, env: &[(&str, &str)]) -> (Server, tempfile::NamedTem
 
 fn wait_for_line(server: &Server, needle: &str) -> String {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut last = String::new();
     while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
         match server.lines.recv_timeout(left) {
             Ok(line) if line.contains(needle) => return line,
-            Ok(_) => {}
-            Err(_) => break,
+            Ok(line) => last = line,
+            Err(error) => {
+                last = format!("{last}\n({error})");
+                break;
+            }
         }
     }
-    panic!("callhook never logged {needle:?}");
+    panic!("callhook never logged {needle:?}; the last line was {last}");
 }
 
 fn send_sigterm(child: &Child) {
@@ -386,4 +394,58 @@ fn classify_refuses_what_is_neither_format_with_a_one_line_reason() {
         .unwrap();
     assert!(!missing.status.success());
     assert!(stderr(&missing).contains("/nonexistent/body.json"));
+}
+
+#[tokio::test]
+async fn tokens_never_appear_in_the_logs_even_at_trace_level() {
+    let issuer = Issuer::start().await;
+    let text = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n{}",
+        auth_section(&issuer.openid_url())
+    );
+    let (server, _file) = spawn_server(&text, &[("CALLHOOK_LOG", "trace")]);
+    let url = format!("{}/api/calls", server.base);
+    let ready_url = format!("{}/readyz", server.base);
+    for _ in 0..100 {
+        if support::client()
+            .get(&ready_url)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            == 200
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let good = issuer.token();
+    let expired = issuer.dev.mint(&serde_json::json!({
+        "tid": support::TENANT, "aud": APP_ID, "iss": "https://api.botframework.com",
+        "exp": 1_000, "nbf": 900
+    }));
+    let garbage = "this-is-not-a-token-but-still-a-secret";
+    for token in [good.as_str(), expired.as_str(), garbage] {
+        let response = post(
+            &url,
+            Some(token),
+            Some("log-check"),
+            payload("incoming-call.json"),
+        )
+        .await;
+        assert!(matches!(response.status().as_u16(), 202 | 401));
+    }
+    // The last request's outcome is logged once it is answered: wait for it, then read everything.
+    wait_for_line(&server, "token refused");
+    std::thread::sleep(Duration::from_millis(200));
+    let logs: Vec<String> = server.lines.try_iter().collect();
+    assert!(!logs.is_empty());
+    for token in [good.as_str(), expired.as_str(), garbage] {
+        // Each token's signature part is unique to it; its header part is shared and harmless.
+        let secret = token.rsplit('.').next().unwrap();
+        assert!(
+            logs.iter().all(|line| !line.contains(secret)),
+            "a token leaked into the logs"
+        );
+    }
 }
