@@ -201,6 +201,20 @@ fn wait_for_line(server: &Server, needle: &str) -> String {
     panic!("callhook never logged {needle:?}; the last line was {last}");
 }
 
+/// Polls `/readyz` until the server's keys are loaded (at most 10 s).
+async fn wait_until_ready(base: &str) {
+    let ready_url = format!("{base}/readyz");
+    for _ in 0..100 {
+        if let Ok(response) = support::client().get(&ready_url).send().await
+            && response.status() == 200
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("callhook never became ready at {ready_url}");
+}
+
 fn send_sigterm(child: &Child) {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -219,23 +233,7 @@ async fn the_environment_wins_over_the_file() {
     let (server, _file) = spawn_server(&text, &[("CALLHOOK_AUTH__APP_ID", APP_ID)]);
     let url = format!("{}/api/calls", server.base);
     // Keys load in the background: wait for readiness rather than guessing.
-    let ready_url = format!("{}/readyz", server.base);
-    let mut ready = false;
-    for _ in 0..100 {
-        if support::client()
-            .get(&ready_url)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            == 200
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(ready, "callhook never became ready");
+    wait_until_ready(&server.base).await;
     let response = post(
         &url,
         Some(&issuer.token()),
@@ -261,20 +259,7 @@ async fn sigterm_lets_in_flight_deliveries_finish_and_exits_0() {
     );
     let (mut server, _file) = spawn_server(&text, &[]);
     let url = format!("{}/api/calls", server.base);
-    let ready_url = format!("{}/readyz", server.base);
-    for _ in 0..100 {
-        if support::client()
-            .get(&ready_url)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            == 200
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until_ready(&server.base).await;
     let in_flight: Vec<_> = (0..4)
         .map(|index| {
             let url = url.clone();
@@ -405,20 +390,7 @@ async fn tokens_never_appear_in_the_logs_even_at_trace_level() {
     );
     let (server, _file) = spawn_server(&text, &[("CALLHOOK_LOG", "trace")]);
     let url = format!("{}/api/calls", server.base);
-    let ready_url = format!("{}/readyz", server.base);
-    for _ in 0..100 {
-        if support::client()
-            .get(&ready_url)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            == 200
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until_ready(&server.base).await;
     let good = issuer.token();
     let expired = issuer.dev.mint(&serde_json::json!({
         "tid": support::TENANT, "aud": APP_ID, "iss": "https://api.botframework.com",

@@ -32,6 +32,30 @@ fn header<'r>(response: &'r reqwest::Response, name: &str) -> Option<&'r str> {
         .and_then(|value| value.to_str().ok())
 }
 
+async fn metrics_text(callhook: &support::Running) -> String {
+    support::client()
+        .get(callhook.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// An issuer, a bot answering `200`, and callhook forwarding to it with `extra` configuration.
+async fn start_forwarding(extra: &str) -> (Issuer, wiremock::MockServer, support::Running) {
+    let issuer = Issuer::start().await;
+    let bot = bot(200, Duration::ZERO).await;
+    let toml = format!(
+        "{}{}{extra}",
+        auth_section(&issuer.openid_url()),
+        forward_section(&bot.uri(), 5_000)
+    );
+    let callhook = start(&toml, true).await;
+    (issuer, bot, callhook)
+}
+
 async fn problem(response: reqwest::Response) -> Value {
     assert_eq!(
         header(&response, "content-type"),
@@ -255,14 +279,7 @@ async fn every_failed_token_check_is_401_and_nothing_reaches_the_bot() {
     assert_eq!(received(&bot).await.len(), 1);
 
     // The metrics count the failures by reason.
-    let metrics = support::client()
-        .get(callhook.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(&callhook).await;
     assert!(
         metrics.contains("callhook_auth_failures_total{reason=\"missing_token\"} 1"),
         "{metrics}"
@@ -323,14 +340,7 @@ async fn no_keys_ever_loaded_gives_503_with_retry_after_and_not_ready() {
 
 #[actix_web::test]
 async fn bodies_that_are_neither_format_get_400_with_a_reason() {
-    let issuer = Issuer::start().await;
-    let bot = bot(200, Duration::ZERO).await;
-    let toml = format!(
-        "{}{}",
-        auth_section(&issuer.openid_url()),
-        forward_section(&bot.uri(), 5_000)
-    );
-    let callhook = start(&toml, true).await;
+    let (issuer, bot, callhook) = start_forwarding("").await;
     let cases: [(&[u8], &str); 4] = [
         (b"", "empty"),
         (b"{\"value\": [", "not JSON"),
@@ -359,14 +369,7 @@ async fn bodies_that_are_neither_format_get_400_with_a_reason() {
 
 #[actix_web::test]
 async fn legacy_bodies_get_204_then_the_graph_resend_is_accepted() {
-    let issuer = Issuer::start().await;
-    let bot = bot(200, Duration::ZERO).await;
-    let toml = format!(
-        "{}{}",
-        auth_section(&issuer.openid_url()),
-        forward_section(&bot.uri(), 5_000)
-    );
-    let callhook = start(&toml, true).await;
+    let (issuer, bot, callhook) = start_forwarding("").await;
     let response = post(
         &callhook.url("/api/calls"),
         Some(&issuer.token()),
@@ -537,14 +540,7 @@ async fn an_incoming_call_of_another_region_is_redirected_once_from_configuratio
 
 #[actix_web::test]
 async fn a_redelivery_with_the_same_message_id_is_not_delivered_twice() {
-    let issuer = Issuer::start().await;
-    let bot = bot(200, Duration::ZERO).await;
-    let toml = format!(
-        "{}{}",
-        auth_section(&issuer.openid_url()),
-        forward_section(&bot.uri(), 5_000)
-    );
-    let callhook = start(&toml, true).await;
+    let (issuer, bot, callhook) = start_forwarding("").await;
     for _ in 0..3 {
         let response = post(
             &callhook.url("/api/calls"),
@@ -711,14 +707,7 @@ async fn the_log_sink_accepts_and_counts() {
     )
     .await;
     assert_eq!(response.status(), 202);
-    let text = support::client()
-        .get(callhook.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(&callhook).await;
     assert!(
         text.contains("callhook_sink_deliveries_total{sink=\"log\",result=\"delivered\"} 1"),
         "{text}"
