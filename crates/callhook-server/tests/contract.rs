@@ -128,14 +128,7 @@ async fn accepted_notifications_reach_the_bot_byte_for_byte_with_the_contract_he
 
 #[actix_web::test]
 async fn a_body_over_the_limit_gets_413_before_anything_else() {
-    let issuer = Issuer::start().await;
-    let bot = bot(200, Duration::ZERO).await;
-    let toml = format!(
-        "[server]\nmax_body_bytes = 1024\n{}{}",
-        auth_section(&issuer.openid_url()),
-        forward_section(&bot.uri(), 5_000)
-    );
-    let callhook = start(&toml, true).await;
+    let (issuer, bot, callhook) = start_forwarding("[server]\nmax_body_bytes = 1024\n").await;
     let oversized = vec![b' '; 1025];
 
     // No token at all: the size check comes first.
