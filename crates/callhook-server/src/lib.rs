@@ -21,6 +21,18 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! What `callhook classify` prints for a captured body:
+//!
+//! ```
+//! let summary = callhook_server::classify::classify_bytes(
+//!     br##"{"value":[{"changeType":"created","resourceUrl":"/communications/calls/42",
+//!         "resourceData":{"@odata.type":"#microsoft.graph.call","state":"incoming"}}]}"##,
+//! )?;
+//! assert!(summary.contains(r#""protocol":"graph""#));
+//! assert!(summary.contains(r#""state":"incoming""#));
+//! # Ok::<(), String>(())
+//! ```
 #![warn(missing_docs)]
 
 pub mod answer;
