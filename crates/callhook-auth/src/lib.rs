@@ -58,6 +58,7 @@ mod key_source;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod verify;
+pub mod webhook_signature;
 
 pub use authenticator::{AuthError, Authenticator};
 pub use claims::VerifiedClaims;

@@ -100,6 +100,29 @@ pub struct ForwardConfig {
     /// How long one delivery may take before the platform is told to retry (502).
     #[serde(default = "default_forward_timeout_ms")]
     pub timeout_ms: u64,
+    /// When set (`whsec_` followed by base64), every forwarded request is signed in the Standard
+    /// Webhooks format (`webhook-id`, `webhook-timestamp`, `webhook-signature`), so that the bot can
+    /// check with any Standard Webhooks library that it came through callhook unchanged.
+    #[serde(default)]
+    pub signing_secret: Option<Secret>,
+}
+
+/// A configured secret: deserialized like a string, never shown by `Debug`.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
 }
 
 fn default_forward_timeout_ms() -> u64 {
@@ -210,6 +233,12 @@ impl Config {
             }
             if forward.timeout_ms == 0 {
                 problems.push("sink.timeout_ms: expected a positive number of milliseconds".into());
+            }
+            if let Some(secret) = &forward.signing_secret
+                && let Err(error) =
+                    callhook_auth::webhook_signature::WebhookSigner::from_secret(secret.expose())
+            {
+                problems.push(format!("sink.signing_secret: {error}"));
             }
         }
         if problems.is_empty() {

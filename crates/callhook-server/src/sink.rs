@@ -8,6 +8,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use callhook_protocol::{Negotiation, Protocol};
 
+use callhook_auth::webhook_signature::{WebhookSigner, headers as signature_headers};
+
 use crate::config::{ForwardConfig, SinkConfig};
 
 /// Headers added to forwarded requests.
@@ -80,7 +82,7 @@ pub enum Sink {
     /// One structured log line per notification.
     Log,
     /// A synchronous POST to the bot.
-    Forward(ForwardSink),
+    Forward(Box<ForwardSink>),
 }
 
 impl Sink {
@@ -88,7 +90,7 @@ impl Sink {
     pub fn from_config(config: &SinkConfig) -> Result<Self, SinkBuildError> {
         match config {
             SinkConfig::Log => Ok(Self::Log),
-            SinkConfig::Forward(forward) => Ok(Self::Forward(ForwardSink::new(forward)?)),
+            SinkConfig::Forward(forward) => Ok(Self::Forward(Box::new(ForwardSink::new(forward)?))),
         }
     }
 
@@ -152,6 +154,7 @@ pub struct ForwardSink {
     client: reqwest::Client,
     url: reqwest::Url,
     timeout_ms: u64,
+    signer: Option<WebhookSigner>,
 }
 
 impl ForwardSink {
@@ -162,10 +165,17 @@ impl ForwardSink {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|error| SinkBuildError(error.to_string()))?;
+        let signer = config
+            .signing_secret
+            .as_ref()
+            .map(|secret| WebhookSigner::from_secret(secret.expose()))
+            .transpose()
+            .map_err(|error| SinkBuildError(format!("sink.signing_secret: {error}")))?;
         Ok(Self {
             client,
             url: config.url.clone(),
             timeout_ms: config.timeout_ms,
+            signer,
         })
     }
 
@@ -182,6 +192,21 @@ impl ForwardSink {
         }
         if let Some(callback_uri) = delivery.callback_uri {
             request = request.header(forward_headers::CALLBACK_URI, callback_uri);
+        }
+        if let Some(signer) = &self.signer {
+            // The platform's delivery id, when there is one, so a retry keeps its webhook-id and
+            // the bot can de-duplicate on it; otherwise a fresh one.
+            let id = delivery
+                .message_id
+                .map_or_else(fresh_webhook_id, str::to_owned);
+            let timestamp = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |elapsed| elapsed.as_secs());
+            let signature = signer.sign(&id, timestamp, &delivery.body);
+            request = request
+                .header(signature_headers::ID, id)
+                .header(signature_headers::TIMESTAMP, timestamp.to_string())
+                .header(signature_headers::SIGNATURE, signature);
         }
         let response = request.body(delivery.body).send().await.map_err(|error| {
             if error.is_timeout() {
@@ -210,4 +235,22 @@ impl ForwardSink {
             })
         }
     }
+}
+
+/// A webhook-id for a delivery the platform gave no id: unique within this process and across
+/// restarts (the start time is part of it).
+fn fresh_webhook_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    static STARTED: std::sync::OnceLock<u128> = std::sync::OnceLock::new();
+    let started = STARTED.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_nanos())
+    });
+    format!(
+        "callhook_{started:x}_{}",
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }

@@ -85,6 +85,12 @@ fn unknown_keys_and_bad_values_exit_2_naming_the_key() {
             "carrier-pigeon",
         ),
         (format!("{base}[sink]\nkind = \"forward\"\n"), "sink.url"),
+        (
+            format!(
+                "{base}[sink]\nkind = \"forward\"\nurl = \"http://127.0.0.1:1/\"\nsigning_secret = \"whsec_short\"\n"
+            ),
+            "sink.signing_secret",
+        ),
         (format!("{base}[auth2]\n"), "auth2"),
         ("[server]\n".to_owned(), "auth"),
         (format!("{base}leeway_secs = -1\n"), "auth.leeway_secs"),

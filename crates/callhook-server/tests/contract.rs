@@ -711,3 +711,66 @@ async fn the_log_sink_accepts_and_counts() {
     );
     callhook.stop().await;
 }
+
+#[actix_web::test]
+async fn forwards_are_signed_in_the_standard_webhooks_format_when_a_secret_is_set() {
+    use callhook_auth::webhook_signature::WebhookSigner;
+
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let issuer = Issuer::start().await;
+    let bot = bot(200, Duration::ZERO).await;
+    let toml = format!(
+        "{}{}signing_secret = \"{SECRET}\"\n",
+        auth_section(&issuer.openid_url()),
+        forward_section(&bot.uri(), 5_000)
+    );
+    let callhook = start(&toml, true).await;
+    let body = payload(INCOMING);
+    let response = post(
+        &callhook.url("/api/calls"),
+        Some(&issuer.token()),
+        Some("sig-1"),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(response.status(), 202);
+    let response = post(
+        &callhook.url("/api/calls"),
+        Some(&issuer.token()),
+        None,
+        body.clone(),
+    )
+    .await;
+    assert_eq!(response.status(), 202);
+    let delivered = received(&bot).await;
+    assert_eq!(delivered.len(), 2);
+    let signer = WebhookSigner::from_secret(SECRET).unwrap();
+    let mut ids = Vec::new();
+    for request in &delivered {
+        let header = |name: &str| {
+            request
+                .headers
+                .get(name)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned()
+        };
+        let id = header("webhook-id");
+        let timestamp: u64 = header("webhook-timestamp").parse().unwrap();
+        let signature = header("webhook-signature");
+        assert!(signature.starts_with("v1,"));
+        assert!(signer.verify(&id, timestamp, &request.body, &signature));
+        let mut tampered = request.body.clone();
+        tampered.push(b' ');
+        assert!(!signer.verify(&id, timestamp, &tampered, &signature));
+        assert!(timestamp.abs_diff(support::now().as_secs()) < 300);
+        ids.push(id);
+    }
+    assert_eq!(
+        ids[0], "sig-1",
+        "the platform's message id is the webhook-id"
+    );
+    assert!(ids[1].starts_with("callhook_") && ids[1] != ids[0]);
+    callhook.stop().await;
+}

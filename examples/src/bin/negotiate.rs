@@ -49,7 +49,9 @@ fn describe(name: &str, body: &[u8]) {
             for notification in notifications {
                 println!(
                     "  {} {} (call {})",
-                    notification.change_type().map_or("?", |change| change.as_str()),
+                    notification
+                        .change_type()
+                        .map_or("?", |change| change.as_str()),
                     notification.resource_url,
                     notification.call_id().unwrap_or("?")
                 );
