@@ -217,3 +217,119 @@ pub async fn post_chunked(base: &str, path: &str, token: &str, body: &[u8], chun
         .and_then(|status| status.parse().ok())
         .unwrap_or_else(|| panic!("no HTTP status in {text:?}"))
 }
+
+/// A running `callhook serve` (the real binary), killed when dropped unless it already exited.
+pub struct Binary {
+    pub child: std::process::Child,
+    pub base: String,
+    /// Keeps the configuration file alive as long as the process.
+    _config: tempfile::NamedTempFile,
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _killed = self.child.kill();
+        let _waited = self.child.wait();
+    }
+}
+
+impl Binary {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits (at most `limit`) for the process to exit and returns its exit code.
+    pub async fn wait_for_exit(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("callhook did not exit within {limit:?}");
+    }
+}
+
+/// Starts the real `callhook serve` binary (`exe` is `env!("CARGO_BIN_EXE_callhook")`) on
+/// `toml`, which must set `server.listen = "127.0.0.1:0"`, and waits until it listens and, when
+/// `wait_ready`, until `/readyz` answers 200. Its log goes to a background reader that drops it.
+pub async fn spawn_binary(exe: &str, toml: &str, wait_ready: bool) -> Binary {
+    use std::io::{BufRead, BufReader, Write};
+
+    let mut config = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    config.write_all(toml.as_bytes()).unwrap();
+    let mut child = std::process::Command::new(exe)
+        .args(["serve", "--log-format", "json", "--config"])
+        .arg(config.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (sender, receiver) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        let mut sender = Some(sender);
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            // Only the first "listening" line is needed; the rest is read so the pipe never fills.
+            if line.contains("callhook is listening") {
+                if let Some(sender) = sender.take() {
+                    let _sent = sender.send(line);
+                }
+            }
+        }
+    });
+    let line = tokio::task::spawn_blocking(move || receiver.recv_timeout(Duration::from_secs(30)))
+        .await
+        .unwrap()
+        .expect("callhook never logged that it listens");
+    let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let base = format!("http://{}", event["address"].as_str().unwrap());
+    let binary = Binary {
+        child,
+        base,
+        _config: config,
+    };
+    if wait_ready {
+        let ready = binary.url("/readyz");
+        let mut is_ready = false;
+        for _ in 0..200 {
+            if client()
+                .get(&ready)
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+            {
+                is_ready = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(is_ready, "callhook never became ready");
+    }
+    binary
+}
+
+/// The `X-Callhook-Message-Id` of every request the bot received, counted.
+pub async fn delivered_ids(bot: &MockServer) -> std::collections::HashMap<String, usize> {
+    let mut counts = std::collections::HashMap::new();
+    for request in received(bot).await {
+        if let Some(id) = request
+            .headers
+            .get("x-callhook-message-id")
+            .and_then(|value| value.to_str().ok())
+        {
+            *counts.entry(id.to_owned()).or_insert(0) += 1;
+        }
+    }
+    counts
+}
