@@ -51,6 +51,7 @@ pub(crate) fn run() -> Result<()> {
             ]),
         )?;
     }
+    crate::fuzz::ci_smoke()?;
     run_step(
         "doc tests",
         cargo(&["test", "--workspace", "--locked", "--doc"]),

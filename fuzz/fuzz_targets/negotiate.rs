@@ -1,0 +1,57 @@
+//! The notification negotiator: any bytes as a webhook body, under both legacy policies.
+//!
+//! Beyond "never panics": the policy changes only what is answered to a legacy body, never how a
+//! body is classified; a Graph body is always accepted, an invalid one always refused with a
+//! reason; the summary exists exactly for valid bodies, serializes, and has one entry per item.
+//! And differentially: the model's one-pass reader (the fast path) and its tolerant reader over a
+//! JSON tree must read every body the fast path accepts into the same notifications.
+#![no_main]
+
+use callhook_model::CommsNotifications;
+use callhook_protocol::{Action, LegacyPolicy, Protocol, negotiate};
+use libfuzzer_sys::fuzz_target;
+use serde_json::Value;
+
+fuzz_target!(|data: &[u8]| {
+    let redeliver = negotiate(data, LegacyPolicy::Redeliver);
+    let accept = negotiate(data, LegacyPolicy::Accept);
+    assert_eq!(
+        redeliver.protocol(),
+        accept.protocol(),
+        "the policy changed the classification"
+    );
+    match redeliver.protocol() {
+        Some(Protocol::Graph) => {
+            assert_eq!(redeliver.action(), Action::Accept);
+            assert_eq!(accept.action(), Action::Accept);
+            let graph = redeliver.graph().expect("a Graph body has notifications");
+            let summary = redeliver.summary().expect("a valid body has a summary");
+            assert_eq!(summary.notifications.len(), graph.value.len());
+        }
+        Some(Protocol::Legacy) => {
+            assert_eq!(redeliver.action(), Action::Redeliver);
+            assert_eq!(accept.action(), Action::Accept);
+            assert!(redeliver.legacy().is_some());
+            assert!(redeliver.summary().is_some(), "a valid body has a summary");
+        }
+        None => {
+            assert_eq!(redeliver.action(), Action::Reject);
+            assert_eq!(accept.action(), Action::Reject);
+            let reason = redeliver.invalid().expect("an invalid body has a reason");
+            assert!(!reason.to_string().is_empty(), "an empty reason");
+            assert!(redeliver.summary().is_none());
+        }
+    }
+    let body = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+    if let Some(fast) = CommsNotifications::from_slice_fast(body) {
+        let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(body) else {
+            panic!("the fast path read a body that is not a JSON object");
+        };
+        let tolerant = CommsNotifications::from_json_object(object)
+            .expect("the tolerant path refused a body the fast path read");
+        assert_eq!(fast, tolerant, "the two readers disagree");
+    }
+    if let Some(summary) = accept.summary() {
+        serde_json::to_string(&summary).expect("a summary serializes");
+    }
+});
