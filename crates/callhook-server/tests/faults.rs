@@ -502,9 +502,10 @@ async fn a_key_rotation_under_traffic_fails_no_legitimate_request() {
 
 #[actix_web::test]
 async fn a_flapping_bot_under_concurrency_gets_202_only_for_what_it_took() {
+    const REQUESTS: usize = 60;
     let issuer = support::Issuer::start().await;
     // The bot refuses (500) every notification whose id starts with `refused-`, and is slow
-    // (10 s) for ids starting with `slow-`, far beyond callhook's 1.5 s delivery timeout (which in
+    // (5 s) for ids starting with `slow-`, far beyond callhook's 1.5 s delivery timeout (which in
     // turn leaves a debug build ample time for the others).
     let bot = MockServer::start().await;
     Mock::given(method("POST"))
@@ -515,7 +516,7 @@ async fn a_flapping_bot_under_concurrency_gets_202_only_for_what_it_took() {
         .await;
     Mock::given(method("POST"))
         .and(header_regex("x-callhook-message-id", "^slow-"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(10)))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
         .with_priority(1)
         .mount(&bot)
         .await;
@@ -531,16 +532,30 @@ async fn a_flapping_bot_under_concurrency_gets_202_only_for_what_it_took() {
     let callhook = start(&toml, true).await;
     let url = callhook.url("/api/calls");
     let token = issuer.token();
-    let requests = (0..96).map(|index| {
+    // One client for all requests, with a timeout far above the bot's delay, so that only
+    // callhook's own delivery timeout decides.
+    let client = callhook_auth::http_client_builder()
+        .unwrap()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let requests = (0..REQUESTS).map(|index| {
         let id = match index % 3 {
             0 => format!("taken-{index}"),
             1 => format!("refused-{index}"),
             _ => format!("slow-{index}"),
         };
-        let (url, token) = (url.clone(), token.clone());
+        let (client, url, token) = (client.clone(), url.clone(), token.clone());
         async move {
-            let status = post(&url, Some(&token), Some(&id), payload(INCOMING))
+            let status = client
+                .post(&url)
+                .header("Authorization", format!("Bearer {token}"))
+                .header("Content-Type", "application/json")
+                .header("X-Microsoft-Skype-Message-ID", &id)
+                .body(payload(INCOMING))
+                .send()
                 .await
+                .unwrap()
                 .status();
             (id, status.as_u16())
         }
@@ -556,7 +571,7 @@ async fn a_flapping_bot_under_concurrency_gets_202_only_for_what_it_took() {
     // Every id reached the bot once (the refused and slow ones were not taken: the platform
     // retries them); no id was forwarded twice.
     let delivered = delivered_ids(&bot).await;
-    assert_eq!(delivered.len(), 96);
+    assert_eq!(delivered.len(), REQUESTS);
     assert!(delivered.values().all(|count| *count == 1));
     callhook.stop().await;
 }
