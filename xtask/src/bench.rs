@@ -126,8 +126,8 @@ pub(crate) fn run(quick: bool) -> Result<()> {
     Ok(())
 }
 
-/// CI's smoke run: the whole pipeline for a few seconds, no speed asserted.
-#[allow(dead_code, reason = "called by `cargo xtask ci` once wired in; kept callable meanwhile")]
+/// CI's smoke run (after the tests): the whole pipeline for a few seconds, no speed asserted.
+/// About a minute on a warm machine; the first run builds the release binaries and mints tokens.
 pub(crate) fn ci_smoke() -> Result<()> {
     run(true)
 }

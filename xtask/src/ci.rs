@@ -52,6 +52,7 @@ pub(crate) fn run() -> Result<()> {
         )?;
     }
     crate::fuzz::ci_smoke()?;
+    crate::bench::ci_smoke()?;
     run_step(
         "doc tests",
         cargo(&["test", "--workspace", "--locked", "--doc"]),
