@@ -198,9 +198,14 @@ impl LoopbackIssuer {
 
 fn serve_connection(mut stream: TcpStream, documents: &Mutex<Documents>) {
     let _ignored = stream.set_read_timeout(Some(Duration::from_secs(30)));
-    let mut buffer = Vec::new();
+    let mut buffer: Vec<u8> = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
+        // Anything that does not start like an HTTP request (a TLS handshake, when a fuzzed
+        // `jwks_uri` says https) is closed at once rather than left to time out.
+        if buffer.first().is_some_and(|byte| !byte.is_ascii_uppercase()) {
+            return;
+        }
         let Some(end) = find(&buffer, b"\r\n\r\n") else {
             match stream.read(&mut chunk) {
                 Ok(0) | Err(_) => return,
