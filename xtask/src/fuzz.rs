@@ -147,13 +147,6 @@ fn run_target(toolchain: &Toolchain, target: &'static str, seconds: u64) -> Resu
         "-timeout=20",
         "-rss_limit_mb=4096",
     ]);
-    if target == "openid" {
-        // The loopback issuer of this target serves each connection on its own short-lived
-        // thread, and LeakSanitizer reports the buffers and thread-local storage of threads that
-        // are still winding down as leaks. Memory errors are still detected; leaks are not a
-        // property this target can judge.
-        command.arg("-detect_leaks=0");
-    }
     command.stderr(Stdio::piped());
     eprintln!("\n==> fuzz {target}: {seconds} s");
     let started = Instant::now();
