@@ -33,6 +33,9 @@ pub(crate) const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 /// How long each part of the run lasts.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
+    /// The cargo profile everything is built with: `release` for the measured run; the quick run
+    /// uses `dev`, which the tests have already built, since it measures nothing.
+    pub(crate) profile: &'static str,
     /// Criterion's arguments for every micro benchmark.
     pub(crate) criterion_args: Vec<&'static str>,
     /// Seconds of load, discarded, before each server's measurements.
@@ -49,6 +52,7 @@ impl Settings {
     fn new(quick: bool) -> Self {
         if quick {
             Self {
+                profile: "dev",
                 criterion_args: vec![
                     "--warm-up-time",
                     "0.3",
@@ -64,6 +68,7 @@ impl Settings {
             }
         } else {
             Self {
+                profile: "release",
                 criterion_args: vec!["--warm-up-time", "1", "--measurement-time", "3"],
                 warm_up_secs: 2,
                 reused_secs: 10,
@@ -86,7 +91,7 @@ pub(crate) fn run(quick: bool) -> Result<()> {
     let load_at_start = load_average();
 
     let wrk = wrk::find_or_install()?;
-    let binaries = build(&target)?;
+    let binaries = build(&target, settings.profile)?;
     let cores = servers::Cores::detect();
 
     let micro = micro::run(&settings, &target, &cores)?;
@@ -127,28 +132,30 @@ pub(crate) fn run(quick: bool) -> Result<()> {
 }
 
 /// CI's smoke run (after the tests): the whole pipeline for a few seconds, no speed asserted.
-/// About a minute on a warm machine; the first run builds the release binaries and mints tokens.
+/// It runs the binaries and benches of the `dev` profile, which the tests have already built, so
+/// that CI does not build the whole tree once more for a run that measures nothing.
 pub(crate) fn ci_smoke() -> Result<()> {
     run(true)
 }
 
-/// The release binaries the end-to-end part runs.
+/// The binaries the end-to-end part runs.
 #[derive(Debug)]
 pub(crate) struct Binaries {
-    /// `target/release/callhook`.
+    /// `target/<profile>/callhook`.
     pub(crate) callhook: PathBuf,
-    /// `target/release/callhook-bench-baselines`.
+    /// `target/<profile>/callhook-bench-baselines`.
     pub(crate) baselines: PathBuf,
 }
 
-/// Builds callhook and the baselines with the release profile, in two invocations so that the
-/// baselines' use of the auth crate's `testing` feature never reaches the callhook binary.
-fn build(target: &Path) -> Result<Binaries> {
+/// Builds callhook and the baselines with `profile`, in two invocations so that the baselines' use
+/// of the auth crate's `testing` feature never reaches the callhook binary.
+fn build(target: &Path, profile: &str) -> Result<Binaries> {
     run_step(
-        "build callhook (release)",
+        &format!("build callhook ({profile})"),
         cargo(&[
             "build",
-            "--release",
+            "--profile",
+            profile,
             "--locked",
             "-p",
             "callhook-server",
@@ -157,18 +164,20 @@ fn build(target: &Path) -> Result<Binaries> {
         ]),
     )?;
     run_step(
-        "build the baselines (release)",
+        &format!("build the baselines ({profile})"),
         cargo(&[
             "build",
-            "--release",
+            "--profile",
+            profile,
             "--locked",
             "-p",
             "callhook-bench-baselines",
         ]),
     )?;
+    let directory = target.join(profile_directory(profile));
     let binaries = Binaries {
-        callhook: target.join("release").join("callhook"),
-        baselines: target.join("release").join("callhook-bench-baselines"),
+        callhook: directory.join("callhook"),
+        baselines: directory.join("callhook-bench-baselines"),
     };
     for binary in [&binaries.callhook, &binaries.baselines] {
         if !binary.is_file() {
@@ -176,6 +185,15 @@ fn build(target: &Path) -> Result<Binaries> {
         }
     }
     Ok(binaries)
+}
+
+/// The directory under the target directory where cargo puts what `profile` builds.
+pub(crate) fn profile_directory(profile: &str) -> &str {
+    match profile {
+        "dev" | "test" => "debug",
+        "bench" => "release",
+        other => other,
+    }
 }
 
 /// Cargo's target directory (it may be moved by `CARGO_TARGET_DIR` or configuration).

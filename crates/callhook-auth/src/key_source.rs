@@ -501,7 +501,8 @@ impl KeySource {
             Ok((keys, skipped)) => {
                 let count = keys.len();
                 tracing::info!(keys = count, skipped = skipped.len(), "signing keys loaded");
-                self.store(keys);
+                // The status is updated before the keys are published: whoever sees the source
+                // ready (and is woken by `store`) also sees this refresh counted.
                 counters.refresh_succeeded.fetch_add(1, Ordering::AcqRel);
                 counters.consecutive_failures.store(0, Ordering::Release);
                 counters.current_retry_delay_ms.store(0, Ordering::Release);
@@ -509,6 +510,7 @@ impl KeySource {
                     .last_success_at
                     .store(self.shared.clock.now().as_secs(), Ordering::Release);
                 self.set_last_refresh_error(None);
+                self.store(keys);
                 Ok(count)
             }
             Err(error) => {

@@ -7,7 +7,9 @@
     reason = "test helpers fail the test by panicking"
 )]
 
-use callhook_model::graph::{CallDirection, MediaStatus, Modality, Tone, call_id_from_path};
+use callhook_model::graph::{
+    CallDirection, MediaStatus, MeetingInfo, Modality, Tone, call_id_from_path,
+};
 use callhook_model::{
     CallState, ChangeType, CommsNotification, CommsNotifications, EnvelopeError, LegacyCallState,
     Resource, ResourceData, ResultCode,
@@ -282,6 +284,78 @@ fn the_single_pass_reader_gives_up_rather_than_guess() {
     assert_eq!(CommsNotifications::from_slice_fast(repeated_type), None);
     let repeated_value = br#"{"value":[{"resourceUrl":"/a"}],"value":[]}"#;
     assert_eq!(CommsNotifications::from_slice_fast(repeated_value), None);
+}
+
+#[test]
+fn meeting_info_reads_in_one_pass_exactly_as_the_tolerant_path_reads_it() {
+    // (meetingInfo as sent, read in one pass?, the variant the model must hold)
+    let cases = [
+        (
+            r##"{"@odata.type":"#microsoft.graph.organizerMeetingInfo","organizer":{"user":{"id":"u","tenantId":"t"}},"allowConversationWithoutHost":true}"##,
+            true,
+            "organizer",
+        ),
+        (
+            r##"{"@odata.type":"#Microsoft.Graph.TokenMeetingInfo","token":"x"}"##,
+            true,
+            "token",
+        ),
+        (
+            r##"{"@odata.type":"#microsoft.graph.joinMeetingIdMeetingInfo","joinMeetingId":"123","passcode":"p","future":[1]}"##,
+            true,
+            "join",
+        ),
+        (
+            r##"{"@odata.type":"#microsoft.graph.futureMeetingInfo","a":{"b":1}}"##,
+            true,
+            "unknown",
+        ),
+        ("null", true, "absent"),
+        // A known kind whose fields do not fit is kept as raw JSON by the tolerant path only.
+        (
+            r##"{"@odata.type":"#microsoft.graph.tokenMeetingInfo","token":5}"##,
+            false,
+            "unknown",
+        ),
+        // `@odata.type` not first, or repeated: left to the tolerant path.
+        (
+            r##"{"token":"x","@odata.type":"#microsoft.graph.tokenMeetingInfo"}"##,
+            false,
+            "token",
+        ),
+        (
+            r##"{"@odata.type":"#microsoft.graph.futureMeetingInfo","@odata.type":"#microsoft.graph.tokenMeetingInfo","token":"x"}"##,
+            false,
+            "token",
+        ),
+        (
+            r##"{"@odata.type":"#microsoft.graph.tokenMeetingInfo","@odata.type":"#microsoft.graph.futureMeetingInfo"}"##,
+            false,
+            "unknown",
+        ),
+    ];
+    for (meeting_info, one_pass, variant) in cases {
+        let body = format!(
+            r##"{{"value":[{{"resourceUrl":"/communications/calls/c","resourceData":{{"@odata.type":"#microsoft.graph.call","meetingInfo":{meeting_info},"state":"incoming"}}}}]}}"##
+        );
+        let tolerant =
+            CommsNotifications::from_value(serde_json::from_str(&body).unwrap()).unwrap();
+        let fast = CommsNotifications::from_slice_fast(body.as_bytes());
+        assert_eq!(fast.is_some(), one_pass, "{meeting_info}");
+        if let Some(fast) = fast {
+            assert_eq!(fast, tolerant, "{meeting_info}");
+        }
+        let call = tolerant.value[0].call().unwrap();
+        let found = match &call.meeting_info {
+            None => "absent",
+            Some(MeetingInfo::Organizer(_)) => "organizer",
+            Some(MeetingInfo::Token(_)) => "token",
+            Some(MeetingInfo::JoinMeetingId(_)) => "join",
+            Some(MeetingInfo::Unknown(_)) => "unknown",
+        };
+        assert_eq!(found, variant, "{meeting_info}");
+        assert_eq!(call.state, Some(CallState::Incoming), "{meeting_info}");
+    }
 }
 
 #[test]

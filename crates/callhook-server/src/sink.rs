@@ -120,6 +120,10 @@ impl Sink {
 pub struct SinkBuildError(String);
 
 fn log_delivery(delivery: &Delivery<'_>) {
+    // The summary allocates; build it only when the line will be written.
+    if !tracing::enabled!(target: "callhook::notification", tracing::Level::INFO) {
+        return;
+    }
     match delivery.negotiation.summary() {
         Some(summary) => {
             for item in &summary.notifications {

@@ -71,8 +71,9 @@ const CARGO_BENCH: [&str; 16] = [
 
 /// Builds the three benches, runs them pinned to the server's core, and reads their results.
 pub(crate) fn run(settings: &Settings, target: &Path, cores: &Cores) -> Result<Micro> {
+    let profile = ["--profile", settings.profile];
     let mut build = cargo(&CARGO_BENCH);
-    build.arg("--no-run");
+    build.args(profile).arg("--no-run");
     run_step("build the micro benchmarks", build)?;
 
     let started = SystemTime::now();
@@ -85,6 +86,7 @@ pub(crate) fn run(settings: &Settings, target: &Path, cores: &Cores) -> Result<M
             .join("|")
     );
     let mut arguments: Vec<&str> = CARGO_BENCH.to_vec();
+    arguments.extend(profile);
     arguments.push("--");
     arguments.extend(settings.criterion_args.iter().copied());
     arguments.push(&filter);
