@@ -1,5 +1,6 @@
 //! The piece a web handler calls: header in, verified claims or a typed error out.
 
+use crate::admission::Doorkeeper;
 use crate::claims::VerifiedClaims;
 use crate::clock::Clock;
 use crate::config::AuthConfig;
@@ -49,6 +50,8 @@ struct AuthenticatorInner {
     keys: KeySource,
     clock: Arc<dyn Clock>,
     verified_tokens: moka::sync::Cache<String, VerifiedClaims>,
+    /// Which verified tokens go into `verified_tokens`: those verified a second time.
+    doorkeeper: Doorkeeper,
     background_refresh: Option<tokio::task::AbortHandle>,
 }
 
@@ -149,6 +152,7 @@ impl Authenticator {
                 keys,
                 clock,
                 verified_tokens,
+                doorkeeper: Doorkeeper::new(),
                 background_refresh,
             }),
         }
@@ -173,7 +177,8 @@ impl Authenticator {
     ///
     /// A token seen before is answered from the cache, keyed by the whole token string (so any
     /// change to any byte is a miss and goes through full verification), after its time window
-    /// is checked again on the injected clock. An unknown `kid` triggers one key refresh
+    /// is checked again on the injected clock. A token enters the cache on its second full
+    /// verification (see [`Authenticator::is_cached`]). An unknown `kid` triggers one key refresh
     /// (single-flight, rate-limited by the cooldown) and one more attempt.
     ///
     /// # Errors
@@ -204,9 +209,11 @@ impl Authenticator {
             }
             other => other?,
         };
-        inner
-            .verified_tokens
-            .insert(token.to_owned(), claims.clone());
+        if inner.doorkeeper.second_sighting(token) {
+            inner
+                .verified_tokens
+                .insert(token.to_owned(), claims.clone());
+        }
         Ok(claims)
     }
 
@@ -234,6 +241,14 @@ impl Authenticator {
     /// The fetch's error; the previous keys stay in use.
     pub async fn refresh_keys_now(&self) -> Result<usize, KeySourceError> {
         self.inner.keys.refresh_now().await
+    }
+
+    /// Whether `token` is remembered as verified: its next use skips the signature check (the
+    /// time window is checked on every use). A token is remembered from its second successful
+    /// verification on, so that tokens used once do not fill the cache.
+    #[must_use]
+    pub fn is_cached(&self, token: &str) -> bool {
+        self.inner.verified_tokens.contains_key(token)
     }
 
     /// The number of verified tokens remembered (approximate, for metrics).

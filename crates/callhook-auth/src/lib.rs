@@ -48,6 +48,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod admission;
 mod authenticator;
 mod claims;
 mod clock;

@@ -69,6 +69,8 @@ async fn a_payload_swapped_under_a_cached_signature_is_rejected() {
     let (authenticator, _, issuer) = setup();
     let token = standard_token(&issuer, "tenant-a");
     assert!(authenticator.verify_token(&token).await.is_ok());
+    assert!(authenticator.verify_token(&token).await.is_ok());
+    assert!(authenticator.is_cached(&token));
     assert!(
         authenticator.verify_token(&token).await.is_ok(),
         "the cached token still passes"
@@ -103,10 +105,47 @@ async fn a_payload_swapped_under_a_cached_signature_is_rejected() {
 }
 
 #[tokio::test]
+async fn a_token_is_cached_from_its_second_verification_and_one_off_tokens_never() {
+    let (authenticator, _, issuer) = setup();
+    let token = standard_token(&issuer, "t");
+    assert!(authenticator.verify_token(&token).await.is_ok());
+    assert!(!authenticator.is_cached(&token), "seen once: not cached");
+    assert!(authenticator.verify_token(&token).await.is_ok());
+    assert!(authenticator.is_cached(&token), "seen twice: cached");
+
+    // Tokens used once each (a distinct `jti`) leave nothing behind.
+    let one_offs: Vec<String> = (0..50)
+        .map(|number| {
+            let mut claims = DevIssuer::standard_claims(APP_ID, "t", UnixTime::from_secs(NOW));
+            claims["jti"] = json!(format!("one-off-{number}"));
+            issuer.mint(&claims)
+        })
+        .collect();
+    for one_off in &one_offs {
+        assert!(authenticator.verify_token(one_off).await.is_ok());
+    }
+    assert!(one_offs.iter().all(|one_off| !authenticator.is_cached(one_off)));
+    assert!(authenticator.is_cached(&token), "the token in use stays cached");
+
+    // A refused token is never cached, however often it comes.
+    // (Signed by another key under the accepted `kid`.)
+    let forged = DevIssuer::rotated().mint_with_header(
+        &json!({ "alg": "RS256", "kid": issuer.kid() }),
+        &DevIssuer::standard_claims(APP_ID, "t", UnixTime::from_secs(NOW)),
+    );
+    for _ in 0..3 {
+        assert!(authenticator.verify_token(&forged).await.is_err());
+    }
+    assert!(!authenticator.is_cached(&forged));
+}
+
+#[tokio::test]
 async fn a_cache_hit_still_checks_the_time_window() {
     let (authenticator, clock, issuer) = setup();
     let token = standard_token(&issuer, "t");
     assert!(authenticator.verify_token(&token).await.is_ok());
+    assert!(authenticator.verify_token(&token).await.is_ok());
+    assert!(authenticator.is_cached(&token), "the time window is checked on a hit");
 
     // exp = NOW + 300, leeway 300: valid until NOW + 599, expired from NOW + 600.
     clock.set(UnixTime::from_secs(NOW + 599));

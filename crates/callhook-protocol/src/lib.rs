@@ -45,6 +45,7 @@
 
 pub mod headers;
 mod summary;
+mod verdict;
 
 use callhook_model::graph::EnvelopeError;
 use callhook_model::{CommsNotifications, LegacyNotification};
@@ -52,6 +53,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use summary::{Summary, SummaryEntry};
+pub use verdict::{Verdict, verdict};
 
 /// What to answer to a body in the legacy Skype calling format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]

@@ -10,7 +10,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use callhook_protocol::{Action, InvalidBody, LegacyPolicy, Negotiation, Protocol, negotiate};
+use callhook_protocol::{
+    Action, InvalidBody, LegacyPolicy, Negotiation, Protocol, negotiate, verdict,
+};
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -404,6 +406,7 @@ proptest! {
     fn random_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..512)) {
         let negotiation = negotiate(&body, LegacyPolicy::Redeliver);
         prop_assert!(consistent(&negotiation));
+        prop_assert_eq!(verdict(&body, LegacyPolicy::Redeliver), negotiation.verdict());
         prop_assert_eq!(negotiate(&body, LegacyPolicy::Redeliver), negotiation);
     }
 
@@ -418,5 +421,53 @@ proptest! {
         }
         let negotiation = negotiate(&body, LegacyPolicy::Redeliver);
         prop_assert!(consistent(&negotiation));
+        for policy in [LegacyPolicy::Redeliver, LegacyPolicy::Accept] {
+            prop_assert_eq!(verdict(&body, policy), negotiate(&body, policy).verdict());
+        }
+    }
+}
+
+#[test]
+fn the_verdict_is_the_negotiations_decision_for_every_shape() {
+    let mut bodies: Vec<Vec<u8>> = VALID_BODIES.clone();
+    bodies.extend(
+        [
+            "",
+            " ",
+            "\u{feff}{\"value\":[]}",
+            "{\"value\":[]}",
+            "{\"value\":[{\"resourceUrl\":\"/a\"}],\"value\":{}}",
+            "{\"value\":{},\"value\":[{\"resourceUrl\":\"/a\"}]}",
+            "{\"value\":[{\"resourceUrl\":1,\"resourceUrl\":\"/a\"}]}",
+            "{\"value\":[{\"resourceUrl\":\"/a\",\"resourceUrl\":1}]}",
+            "{\"value\":[{\"resourceUrl\":\"/a\"}]} {}",
+            "{\"value\":[{\"resourceUrl\":\"\\ud800\"}]}",
+            "{\"value\":[{\"resourceUrl\":\"/a\u{1}\"}]}",
+            "{\"value\":[{\"resourceUrl\":\"/a\",\"x\":01}]}",
+            "{\"participants\":[],\"callState\":\"incoming\",\"value\":[{\"resourceUrl\":\"/a\"}]}",
+            "{\"participants\":[],\"callState\":\"incoming\"}",
+            "[1]",
+            "null",
+        ]
+        .map(|text| text.as_bytes().to_vec()),
+    );
+    bodies.push(format!("{}{}", "[".repeat(200), "]".repeat(200)).into_bytes());
+    bodies.push(
+        format!(
+            "{{\"value\":[{{\"resourceUrl\":\"/a\",\"deep\":{}{}}}]}}",
+            "[".repeat(200),
+            "]".repeat(200)
+        )
+        .into_bytes(),
+    );
+    for body in &bodies {
+        for policy in [LegacyPolicy::Redeliver, LegacyPolicy::Accept] {
+            assert_eq!(
+                verdict(body, policy),
+                negotiate(body, policy).verdict(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
     }
 }

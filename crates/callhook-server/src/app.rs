@@ -11,7 +11,7 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use bytes::{Bytes, BytesMut};
 use callhook_auth::{AuthError, Authenticator, VerifiedClaims};
-use callhook_protocol::{Action, Negotiation, Protocol, headers, negotiate};
+use callhook_protocol::{Action, Negotiation, Protocol, Verdict, headers, negotiate, verdict};
 use callhook_routing::{Decision, Partition, PartitionDecision, RegionPolicy, RoutingInput};
 use futures_util::StreamExt;
 use tokio::sync::{Notify, OnceCell};
@@ -293,19 +293,20 @@ async fn handle(
     // 2. Authentication: before the body is parsed.
     let claims = authenticate(request, state).await?;
 
-    // 3. Protocol negotiation.
-    let negotiation = negotiate(&body, state.legacy_policy);
-    if let Negotiation::Invalid(reason) = &negotiation {
+    // 3. Protocol negotiation: the decision only; the notifications are built below only when
+    //    something needs them (region rules, the log sink's line).
+    let verdict = verdict(&body, state.legacy_policy);
+    if let Verdict::Invalid(reason) = &verdict {
         tracing::info!(%reason, "body refused");
         return Err(Refusal::BadRequest {
             reason: reason.to_string(),
         });
     }
-    if matches!(negotiation.action(), Action::Redeliver) {
+    if matches!(verdict.action(), Action::Redeliver) {
         tracing::info!("legacy body: asking the platform to re-send it in Graph format");
         return Ok(Accepted::Redeliver);
     }
-    let protocol = negotiation.protocol().unwrap_or(Protocol::Graph);
+    let protocol = verdict.protocol().unwrap_or(Protocol::Graph);
 
     // 4. Partition named in the path.
     if let Some(segment) = request.match_info().get("partition") {
@@ -330,17 +331,20 @@ async fn handle(
     }
 
     // 5. Region affinity, for a new incoming call only.
-    if let (Some(policy), Negotiation::Graph(notifications)) = (&state.region_policy, &negotiation)
-    {
-        if let Some(location) = region_redirect(policy, request, &claims, notifications) {
-            return Ok(Accepted::Redirect(location));
+    let mut negotiation = None;
+    if let (Some(policy), Protocol::Graph) = (&state.region_policy, protocol) {
+        let negotiated = negotiation.insert(negotiate(&body, state.legacy_policy));
+        if let Negotiation::Graph(notifications) = negotiated {
+            if let Some(location) = region_redirect(policy, request, &claims, notifications) {
+                return Ok(Accepted::Redirect(location));
+            }
         }
     }
 
     // 6. De-duplication and delivery.
     let delivery = Delivery {
         body,
-        negotiation: &negotiation,
+        negotiation: negotiation.as_ref(),
         protocol,
         tenant_id: claims.tenant_id(),
         message_id,

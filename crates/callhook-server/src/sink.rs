@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use callhook_protocol::{Negotiation, Protocol};
+use callhook_protocol::{LegacyPolicy, Negotiation, Protocol, negotiate};
 
 use callhook_auth::webhook_signature::{WebhookSigner, headers as signature_headers};
 
@@ -29,8 +29,9 @@ pub mod forward_headers {
 pub struct Delivery<'a> {
     /// The request body, unchanged.
     pub body: Bytes,
-    /// The negotiated body (Graph or legacy).
-    pub negotiation: &'a Negotiation,
+    /// The negotiated body (Graph or legacy), when the handler built it (region rules need it);
+    /// a sink that needs it and finds `None` negotiates `body` itself.
+    pub negotiation: Option<&'a Negotiation>,
     /// The protocol of the body.
     pub protocol: Protocol,
     /// The verified tenant id.
@@ -124,7 +125,16 @@ fn log_delivery(delivery: &Delivery<'_>) {
     if !tracing::enabled!(target: "callhook::notification", tracing::Level::INFO) {
         return;
     }
-    match delivery.negotiation.summary() {
+    let negotiated;
+    let negotiation = match delivery.negotiation {
+        Some(negotiation) => negotiation,
+        None => {
+            // The body reached the sink, so it is Graph, or legacy accepted by configuration.
+            negotiated = negotiate(&delivery.body, LegacyPolicy::Accept);
+            &negotiated
+        }
+    };
+    match negotiation.summary() {
         Some(summary) => {
             for item in &summary.notifications {
                 tracing::info!(
