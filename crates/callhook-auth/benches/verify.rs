@@ -68,7 +68,10 @@ fn verification(criterion: &mut Criterion) {
             Poll::Pending => panic!("a static key set never waits"),
         }
     };
+    // A token is cached from its second verification on.
     verify_cached();
+    verify_cached();
+    assert!(authenticator.is_cached(&token), "the token must be cached");
     criterion.bench_function("cached_verify", |bencher| bencher.iter(&mut verify_cached));
 }
 

@@ -93,7 +93,9 @@ mod tests {
     #[test]
     fn tokens_in_use_are_all_admitted_within_a_few_uses() {
         let doorkeeper = Doorkeeper::new();
-        let mut waiting: Vec<String> = (0..200).map(|number| format!("platform-{number}")).collect();
+        let mut waiting: Vec<String> = (0..200)
+            .map(|number| format!("platform-{number}"))
+            .collect();
         for token in &waiting {
             assert!(!doorkeeper.second_sighting(token));
         }

@@ -124,8 +124,15 @@ async fn a_token_is_cached_from_its_second_verification_and_one_off_tokens_never
     for one_off in &one_offs {
         assert!(authenticator.verify_token(one_off).await.is_ok());
     }
-    assert!(one_offs.iter().all(|one_off| !authenticator.is_cached(one_off)));
-    assert!(authenticator.is_cached(&token), "the token in use stays cached");
+    assert!(
+        one_offs
+            .iter()
+            .all(|one_off| !authenticator.is_cached(one_off))
+    );
+    assert!(
+        authenticator.is_cached(&token),
+        "the token in use stays cached"
+    );
 
     // A refused token is never cached, however often it comes.
     // (Signed by another key under the accepted `kid`.)
@@ -145,7 +152,10 @@ async fn a_cache_hit_still_checks_the_time_window() {
     let token = standard_token(&issuer, "t");
     assert!(authenticator.verify_token(&token).await.is_ok());
     assert!(authenticator.verify_token(&token).await.is_ok());
-    assert!(authenticator.is_cached(&token), "the time window is checked on a hit");
+    assert!(
+        authenticator.is_cached(&token),
+        "the time window is checked on a hit"
+    );
 
     // exp = NOW + 300, leeway 300: valid until NOW + 599, expired from NOW + 600.
     clock.set(UnixTime::from_secs(NOW + 599));

@@ -123,7 +123,10 @@ impl<'de> Deserialize<'de> for Key<'de> {
                 formatter.write_str("a member name")
             }
 
-            fn visit_borrowed_str<E: serde::de::Error>(self, text: &'de str) -> Result<Key<'de>, E> {
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                text: &'de str,
+            ) -> Result<Key<'de>, E> {
                 Ok(Key(Cow::Borrowed(text)))
             }
 
