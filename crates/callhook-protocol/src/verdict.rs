@@ -7,8 +7,7 @@
 //! surprises such as a repeated member) is negotiated in full, so the decision is always the one
 //! [`negotiate`](crate::negotiate) makes.
 
-use std::borrow::Cow;
-
+use callhook_model::wire::Key;
 use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
@@ -109,36 +108,6 @@ fn give_up<E: serde::de::Error>() -> E {
     E::custom(GIVE_UP)
 }
 
-/// A member name, borrowed when it has no escapes.
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
-
-            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                formatter.write_str("a member name")
-            }
-
-            fn visit_borrowed_str<E: serde::de::Error>(
-                self,
-                text: &'de str,
-            ) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(text)))
-            }
-
-            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(text.to_owned())))
-            }
-        }
-
-        deserializer.deserialize_str(KeyVisitor)
-    }
-}
-
 /// The top-level object.
 struct EnvelopeCheck;
 
@@ -158,7 +127,7 @@ impl<'de> Visitor<'de> for EnvelopeCheck {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<EnvelopeCheck, A::Error> {
         let mut has_value = false;
         while let Some(key) = map.next_key::<Key<'de>>()? {
-            if key.0 == "value" {
+            if key.as_str() == "value" {
                 // A repeated member: the full negotiation decides which one counts.
                 if has_value {
                     return Err(give_up());
@@ -222,7 +191,7 @@ impl<'de> Visitor<'de> for ItemCheck {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let mut has_resource_url = false;
         while let Some(key) = map.next_key::<Key<'de>>()? {
-            if key.0 == "resourceUrl" {
+            if key.as_str() == "resourceUrl" {
                 if has_resource_url {
                     return Err(give_up());
                 }

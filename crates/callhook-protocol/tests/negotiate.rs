@@ -441,6 +441,8 @@ fn the_verdict_is_the_negotiations_decision_for_every_shape() {
             "{\"value\":[{\"resourceUrl\":1,\"resourceUrl\":\"/a\"}]}",
             "{\"value\":[{\"resourceUrl\":\"/a\",\"resourceUrl\":1}]}",
             "{\"value\":[{\"resourceUrl\":\"/a\"}]} {}",
+            "{\"valu\\u0065\":[{\"resource\\u0055rl\":\"/a\"}]}",
+            "{\"valu\\u0065\":[{\"resourceUrl\":\"/a\"}],\"value\":[]}",
             "{\"value\":[{\"resourceUrl\":\"\\ud800\"}]}",
             "{\"value\":[{\"resourceUrl\":\"/a\u{1}\"}]}",
             "{\"value\":[{\"resourceUrl\":\"/a\",\"x\":01}]}",
