@@ -52,8 +52,12 @@ impl Report {
         let mut table = String::new();
         let _ = writeln!(
             table,
-            "callhook benchmark ({} mode): {}; {} connections; ~1 KB body; RS256, 2048-bit key{}",
-            if self.quick { "quick" } else { "full" },
+            "callhook benchmark ({}): {}; {} connections; ~1 KB body; RS256, 2048-bit key{}",
+            if self.quick {
+                "quick mode, unoptimized dev build: a smoke run, not a measurement"
+            } else {
+                "full mode, release build"
+            },
             self.cores,
             self.connections,
             self.load_at_start.map_or_else(String::new, |load| format!(
