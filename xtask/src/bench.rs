@@ -44,6 +44,8 @@ pub(crate) struct Settings {
     pub(crate) reused_secs: u32,
     /// Seconds of load with a distinct token on every request.
     pub(crate) distinct_secs: u32,
+    /// callhook's extra run with a message id on every request (not one of the goals).
+    pub(crate) message_id_secs: u32,
     /// Concurrent connections of the load generator.
     pub(crate) connections: u32,
 }
@@ -64,6 +66,7 @@ impl Settings {
                 warm_up_secs: 0,
                 reused_secs: 1,
                 distinct_secs: 1,
+                message_id_secs: 1,
                 connections: 32,
             }
         } else {
@@ -73,6 +76,7 @@ impl Settings {
                 warm_up_secs: 2,
                 reused_secs: 10,
                 distinct_secs: 4,
+                message_id_secs: 5,
                 connections: 32,
             }
         }

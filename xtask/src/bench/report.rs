@@ -144,6 +144,20 @@ impl Report {
                     ratios.join(", "),
                 );
             }
+            if let Some((load, peak_rss_kib)) = &server.with_message_ids {
+                let rate = load.requests_per_second();
+                let without = server.reused.requests_per_second();
+                let _ = writeln!(
+                    table,
+                    "| {} | reused, + message ids | {:.0} req/s | {} | {} | {} | {:.2}× without ids (the baselines de-duplicate nothing; not a goal) |",
+                    server.kind.label(),
+                    rate,
+                    duration(load.p50_us * 1000.0),
+                    duration(load.p99_us * 1000.0),
+                    peak_rss_kib.map_or_else(|| "?".to_owned(), mebibytes),
+                    if without > 0.0 { rate / without } else { 0.0 },
+                );
+            }
         }
     }
 
@@ -287,6 +301,7 @@ mod tests {
                     distinct: None,
                     distinct_exhausted: false,
                     peak_rss_kib: Some(8_000),
+                    with_message_ids: None,
                 },
                 ServerResult {
                     kind: ServerKind::Jwt,
@@ -294,6 +309,7 @@ mod tests {
                     distinct: Some(load(21_000, 2_100.0)),
                     distinct_exhausted: false,
                     peak_rss_kib: Some(9_000),
+                    with_message_ids: None,
                 },
                 ServerResult {
                     kind: ServerKind::Callhook,
@@ -301,6 +317,8 @@ mod tests {
                     distinct: Some(load(callhook_distinct, 2_000.0)),
                     distinct_exhausted: false,
                     peak_rss_kib: Some(rss_kib),
+                    // Far over 64 MiB after it: the goal reads the RSS of the goal's runs.
+                    with_message_ids: Some((load(60_000, 800.0), Some(200 * 1024))),
                 },
             ],
             connections: 32,
@@ -311,9 +329,17 @@ mod tests {
 
     #[test]
     fn every_goal_passes_on_numbers_that_meet_them() {
-        let goals = report(100_000, 21_000, 20_000).goals();
+        let report = report(100_000, 21_000, 20_000);
+        let goals = report.goals();
         assert_eq!(goals.len(), 5);
         assert!(goals.iter().all(|goal| goal.passed), "{goals:#?}");
+        // The message-id run is shown with its own RSS and does not count for the RSS goal.
+        let table = report.table();
+        assert!(
+            table.contains("| callhook serve | reused, + message ids | 60000 req/s |"),
+            "{table}"
+        );
+        assert!(table.contains("| 200.0 MiB | 0.60× without ids"), "{table}");
     }
 
     #[test]

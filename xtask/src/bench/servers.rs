@@ -58,8 +58,11 @@ pub(crate) struct ServerResult {
     pub(crate) distinct: Option<LoadResult>,
     /// Whether the distinct run used more requests than there were tokens (so some repeated).
     pub(crate) distinct_exhausted: bool,
-    /// The server's peak resident set size over its whole life, in KiB.
+    /// The server's peak resident set size over the reused and distinct runs, in KiB.
     pub(crate) peak_rss_kib: Option<u64>,
+    /// callhook only, after the other runs: the reused token with a new message id on every
+    /// request, and the peak RSS after it (each delivered id is remembered for 10 minutes).
+    pub(crate) with_message_ids: Option<(LoadResult, Option<u64>)>,
 }
 
 /// Which core the server gets and which the load generator gets.
@@ -278,6 +281,29 @@ fn run_one(
         (Some(distinct), exhausted)
     };
     let peak_rss_kib = server.peak_rss_kib();
+    let with_message_ids = if kind == ServerKind::Callhook {
+        let script = scratch.join("message-ids.lua");
+        std::fs::write(
+            &script,
+            wrk::script(
+                &TokenMode::ReusedWithMessageIds(&tokens.reused),
+                host,
+                WEBHOOK_PATH,
+                BODY,
+            ),
+        )?;
+        let load = load(
+            wrk,
+            cores,
+            settings,
+            &script,
+            address,
+            settings.message_id_secs,
+        )?;
+        Some((load, server.peak_rss_kib()))
+    } else {
+        None
+    };
     drop(server);
     Ok(ServerResult {
         kind,
@@ -285,6 +311,7 @@ fn run_one(
         distinct,
         distinct_exhausted,
         peak_rss_kib,
+        with_message_ids,
     })
 }
 
