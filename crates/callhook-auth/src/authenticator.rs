@@ -12,6 +12,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The hasher of the verified-token cache: foldhash, randomly seeded, hashes a platform token
+/// (~600 bytes, looked up on every request) in a fraction of the time of the standard library's hasher. Its weaker resistance
+/// to chosen collisions does not matter here: only tokens the platform signed are ever inserted.
+type TokenHasher = foldhash::fast::RandomState;
+
 /// Why a request was not authenticated.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
@@ -49,7 +54,7 @@ struct AuthenticatorInner {
     verifier: Verifier,
     keys: KeySource,
     clock: Arc<dyn Clock>,
-    verified_tokens: moka::sync::Cache<String, VerifiedClaims>,
+    verified_tokens: moka::sync::Cache<String, VerifiedClaims, TokenHasher>,
     /// Which verified tokens go into `verified_tokens`: those verified a second time.
     doorkeeper: Doorkeeper,
     background_refresh: Option<tokio::task::AbortHandle>,
@@ -144,7 +149,7 @@ impl Authenticator {
         let verified_tokens = moka::sync::Cache::builder()
             .max_capacity(config.cache_capacity)
             .expire_after(expiry)
-            .build();
+            .build_with_hasher(TokenHasher::default());
         Authenticator {
             inner: Arc::new(AuthenticatorInner {
                 verifier: Verifier::new(config.verifier_config()),
@@ -279,12 +284,12 @@ fn bearer_token(authorization_header_value: &str) -> Option<&str> {
         return None;
     }
     let token = rest.trim_start_matches(' ');
-    // A byte scan: the token is hundreds of bytes and this runs on every request (a `char`
-    // pattern walks it a character at a time, several times slower).
+    // memchr scans 16 bytes at a time: the token is hundreds of bytes and this runs on every
+    // request (a byte-by-byte scan was ~4,500 instructions of a ~50,000-instruction request).
+    let bytes = token.as_bytes();
     if token.is_empty()
-        || token
-            .bytes()
-            .any(|byte| matches!(byte, b' ' | b'\t' | b',' | b'\r' | b'\n'))
+        || memchr::memchr3(b' ', b'\t', b',', bytes).is_some()
+        || memchr::memchr2(b'\r', b'\n', bytes).is_some()
     {
         return None;
     }

@@ -11,7 +11,7 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use bytes::{Bytes, BytesMut};
 use callhook_auth::{AuthError, Authenticator, VerifiedClaims};
-use callhook_protocol::{Action, Negotiation, Protocol, Verdict, headers, negotiate, verdict};
+use callhook_protocol::{Action, Negotiation, Protocol, Verdict, negotiate, verdict};
 use callhook_routing::{Decision, Partition, PartitionDecision, RegionPolicy, RoutingInput};
 use futures_util::StreamExt;
 use tokio::sync::{Notify, OnceCell};
@@ -20,6 +20,12 @@ use crate::answer::Refusal;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::sink::{Delivery, Sink, SinkBuildError, SinkError};
+
+/// The platform's headers as parsed names, so that a lookup parses no name (the protocol crate's
+/// constants are text; a test holds these to them).
+const MESSAGE_ID: HeaderName = HeaderName::from_static("x-microsoft-skype-message-id");
+const CALLER_REGION: HeaderName = HeaderName::from_static("x-microsoft-skype-caller-region");
+const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("client-request-id");
 
 /// How long a delivered message id is remembered, so that a retry is not delivered twice.
 pub const DEDUP_WINDOW: Duration = Duration::from_secs(600);
@@ -194,12 +200,12 @@ async fn echo_client_request_id(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let message_id = request.headers().get(headers::MESSAGE_ID).cloned();
+    let message_id = request.headers().get(MESSAGE_ID).cloned();
     let mut response = next.call(request).await?;
     if let Some(message_id) = message_id {
         response
             .headers_mut()
-            .insert(HeaderName::from_static("client-request-id"), message_id);
+            .insert(CLIENT_REQUEST_ID, message_id);
     }
     Ok(response)
 }
@@ -253,7 +259,7 @@ async fn webhook(
     let _in_flight = state.in_flight.enter();
     let started = Instant::now();
     let request_id = state.next_request_id.fetch_add(1, Ordering::Relaxed);
-    let message_id = header_str(&request, headers::MESSAGE_ID);
+    let message_id = header_str(&request, &MESSAGE_ID);
     let span = tracing::info_span!("request", id = request_id, message_id);
     let result = tracing::Instrument::instrument(
         handle(&request, payload, &state, message_id),
@@ -423,7 +429,7 @@ fn region_redirect(
     notifications: &callhook_model::CommsNotifications,
 ) -> Option<String> {
     let hop_marked = callhook_routing::is_hop_marked(request.query_string());
-    let caller_region_header = header_str(request, headers::CALLER_REGION);
+    let caller_region_header = header_str(request, &CALLER_REGION);
     for notification in &notifications.value {
         if !notification.is_new_incoming_call() {
             continue;
@@ -535,7 +541,7 @@ async fn deliver(state: &AppState, delivery: Delivery<'_>) -> Result<(), Refusal
     }
 }
 
-fn header_str<'r>(request: &'r HttpRequest, name: &str) -> Option<&'r str> {
+fn header_str<'r>(request: &'r HttpRequest, name: &HeaderName) -> Option<&'r str> {
     request
         .headers()
         .get(name)
@@ -549,4 +555,20 @@ fn sanitized_partition(segment: &str) -> String {
         .filter(|character| character.is_ascii_alphanumeric() || matches!(character, '-' | '_'))
         .take(64)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use callhook_protocol::headers;
+
+    #[test]
+    fn the_parsed_header_names_are_the_platforms() {
+        for (parsed, text) in [
+            (&super::MESSAGE_ID, headers::MESSAGE_ID),
+            (&super::CALLER_REGION, headers::CALLER_REGION),
+            (&super::CLIENT_REQUEST_ID, headers::CLIENT_REQUEST_ID),
+        ] {
+            assert!(parsed.as_str().eq_ignore_ascii_case(text), "{parsed} {text}");
+        }
+    }
 }
