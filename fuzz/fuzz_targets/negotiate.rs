@@ -3,18 +3,29 @@
 //! Beyond "never panics": the policy changes only what is answered to a legacy body, never how a
 //! body is classified; a Graph body is always accepted, an invalid one always refused with a
 //! reason; the summary exists exactly for valid bodies, serializes, and has one entry per item.
-//! And differentially: the model's one-pass reader (the fast path) and its tolerant reader over a
+//! And differentially: `verdict` (with its hand-written first tier) decides every body exactly as
+//! `negotiate` does, and the model's one-pass reader (the fast path) and its tolerant reader over a
 //! JSON tree must read every body the fast path accepts into the same notifications.
 #![no_main]
 
 use callhook_model::CommsNotifications;
-use callhook_protocol::{Action, LegacyPolicy, Protocol, negotiate};
+use callhook_protocol::{Action, LegacyPolicy, Protocol, negotiate, verdict};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
 fuzz_target!(|data: &[u8]| {
     let redeliver = negotiate(data, LegacyPolicy::Redeliver);
     let accept = negotiate(data, LegacyPolicy::Accept);
+    assert_eq!(
+        verdict(data, LegacyPolicy::Redeliver),
+        redeliver.verdict(),
+        "verdict and negotiate disagree"
+    );
+    assert_eq!(
+        verdict(data, LegacyPolicy::Accept),
+        accept.verdict(),
+        "verdict and negotiate disagree"
+    );
     assert_eq!(
         redeliver.protocol(),
         accept.protocol(),

@@ -44,6 +44,7 @@
 #![warn(missing_docs)]
 
 pub mod headers;
+mod scan;
 mod summary;
 mod verdict;
 

@@ -97,6 +97,9 @@ pub(crate) fn is_plain_graph_envelope(body: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(body) else {
         return false;
     };
+    if crate::scan::is_graph_envelope(text) {
+        return true;
+    }
     let mut deserializer = serde_json::Deserializer::from_str(text);
     EnvelopeCheck::deserialize(&mut deserializer).is_ok() && deserializer.end().is_ok()
 }

@@ -427,6 +427,71 @@ proptest! {
     }
 }
 
+/// JSON values of every kind, with the strings and numbers a scanner can get wrong.
+fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::Value;
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |number| number.is_finite())
+            .prop_map(Value::from),
+        any::<String>().prop_map(Value::from),
+        "[\"\\\\/\u{0}-\u{1f}a-z\u{e9}\u{1F600}]{0,6}".prop_map(Value::from),
+        prop_oneof![Just("value"), Just("resourceUrl"), Just("")].prop_map(Value::from),
+    ];
+    leaf.prop_recursive(6, 48, 5, |inner| {
+        let key = prop_oneof![
+            Just("value".to_owned()),
+            Just("resourceUrl".to_owned()),
+            "[a-zA-Z\"\\\u{1}]{0,5}",
+        ];
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec((key, inner), 0..4)
+                .prop_map(|members| Value::Object(members.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+    /// Envelopes built from arbitrary JSON, as serde_json writes it and with a small edit: the
+    /// verdict (and its hand-written first tier) always decides as the full negotiation does.
+    #[test]
+    fn the_verdict_agrees_on_envelopes_of_arbitrary_json(
+        items in prop::collection::vec(
+            (json_value(), prop::collection::vec(("[a-z]{1,3}", json_value()), 0..3)),
+            0..3,
+        ),
+        extra in json_value(),
+        mutations in prop::collection::vec(mutation(), 0..2),
+    ) {
+        let items: Vec<serde_json::Value> = items
+            .into_iter()
+            .map(|(resource_url, members)| {
+                let mut item = serde_json::Map::new();
+                item.insert("resourceUrl".to_owned(), resource_url);
+                for (key, value) in members {
+                    item.insert(key, value);
+                }
+                serde_json::Value::Object(item)
+            })
+            .collect();
+        let envelope = json!({ "value": items, "extra": extra });
+        let mut body = serde_json::to_vec(&envelope).unwrap();
+        for mutation in &mutations {
+            apply(&mut body, mutation);
+        }
+        for policy in [LegacyPolicy::Redeliver, LegacyPolicy::Accept] {
+            prop_assert_eq!(verdict(&body, policy), negotiate(&body, policy).verdict());
+        }
+    }
+}
+
 #[test]
 fn the_verdict_is_the_negotiations_decision_for_every_shape() {
     let mut bodies: Vec<Vec<u8>> = VALID_BODIES.clone();

@@ -203,9 +203,7 @@ async fn echo_client_request_id(
     let message_id = request.headers().get(MESSAGE_ID).cloned();
     let mut response = next.call(request).await?;
     if let Some(message_id) = message_id {
-        response
-            .headers_mut()
-            .insert(CLIENT_REQUEST_ID, message_id);
+        response.headers_mut().insert(CLIENT_REQUEST_ID, message_id);
     }
     Ok(response)
 }
@@ -568,7 +566,10 @@ mod tests {
             (&super::CALLER_REGION, headers::CALLER_REGION),
             (&super::CLIENT_REQUEST_ID, headers::CLIENT_REQUEST_ID),
         ] {
-            assert!(parsed.as_str().eq_ignore_ascii_case(text), "{parsed} {text}");
+            assert!(
+                parsed.as_str().eq_ignore_ascii_case(text),
+                "{parsed} {text}"
+            );
         }
     }
 }
