@@ -3,7 +3,7 @@
 
 use std::hint::black_box;
 
-use callhook_protocol::{Action, LegacyPolicy, negotiate};
+use callhook_protocol::{Action, LegacyPolicy, negotiate, verdict};
 use criterion::{Criterion, criterion_group, criterion_main};
 use ring::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
 
@@ -33,6 +33,9 @@ fn negotiate_versus_signature(criterion: &mut Criterion) {
     group.throughput(criterion::Throughput::Bytes(INCOMING_CALL.len() as u64));
     group.bench_function("negotiate_incoming_call_graph", |bencher| {
         bencher.iter(|| negotiate(black_box(INCOMING_CALL), LegacyPolicy::Redeliver));
+    });
+    group.bench_function("verdict_incoming_call_graph", |bencher| {
+        bencher.iter(|| verdict(black_box(INCOMING_CALL), LegacyPolicy::Redeliver));
     });
     group.bench_function("negotiate_conversation_legacy", |bencher| {
         bencher.iter(|| negotiate(black_box(LEGACY_CONVERSATION), LegacyPolicy::Redeliver));

@@ -11,11 +11,12 @@ use super::servers::Cores;
 use crate::util::{cargo, run_step};
 
 /// The criterion ids this run needs, and what the table calls them.
-pub(crate) const MEASURED: [(&str, &str); 6] = [
+pub(crate) const MEASURED: [(&str, &str); 7] = [
     (RAW_VERIFY, "raw ring RS256 verify (2048-bit)"),
     (COLD_VERIFY, "callhook-auth cold verify"),
     (CACHED_VERIFY, "callhook-auth cached verify"),
     (NEGOTIATE, "negotiate a typical incoming call"),
+    (VERDICT, "verdict (the decision only) of the same call"),
     (DECIDE_HIT, "routing decision, 1,000 rules (hit)"),
     (DECIDE_MISS, "routing decision, 1,000 rules (miss)"),
 ];
@@ -24,6 +25,7 @@ pub(crate) const RAW_VERIFY: &str = "raw_ring_rs256";
 pub(crate) const COLD_VERIFY: &str = "cold_verify";
 pub(crate) const CACHED_VERIFY: &str = "cached_verify";
 pub(crate) const NEGOTIATE: &str = "per_request/negotiate_incoming_call_graph";
+pub(crate) const VERDICT: &str = "per_request/verdict_incoming_call_graph";
 pub(crate) const DECIDE_HIT: &str = "decide_1000_tenant_rules/indexed/hit";
 pub(crate) const DECIDE_MISS: &str = "decide_1000_tenant_rules/indexed/miss";
 
