@@ -427,3 +427,36 @@ async fn tokens_never_appear_in_the_logs_even_at_trace_level() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_log_sink_writes_a_line_per_notification_saying_what_it_is() {
+    // The handler decides with `verdict` and builds the notifications only for this line.
+    let issuer = Issuer::start().await;
+    let text = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n{}",
+        auth_section(&issuer.openid_url())
+    );
+    let (server, _file) = spawn_server(&text, &[("CALLHOOK_LOG", "info")]);
+    let url = format!("{}/api/calls", server.base);
+    wait_until_ready(&server.base).await;
+    let response = post(
+        &url,
+        Some(&issuer.token()),
+        Some("log-sink-1"),
+        payload("incoming-call.json"),
+    )
+    .await;
+    assert_eq!(response.status(), 202);
+    let line = wait_for_line(&server, "callhook::notification");
+    let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(event["message"], "notification", "{line}");
+    assert_eq!(event["protocol"], "graph", "{line}");
+    assert_eq!(event["tenant"], support::TENANT, "{line}");
+    assert_eq!(event["message_id"], "log-sink-1", "{line}");
+    assert_eq!(event["change_type"], "created", "{line}");
+    assert_eq!(event["state"], "incoming", "{line}");
+    assert_eq!(
+        event["call_id"], "2f1f4a00-9c1e-4b8a-a7e3-1d3c5b9e0a11",
+        "{line}"
+    );
+}
