@@ -78,13 +78,18 @@ impl Scanner<'_> {
     /// `value`: an array of notifications.
     fn notifications(&mut self) -> Option<()> {
         self.expect(b'[')?;
+        self.elements(Self::notification)
+    }
+
+    /// The elements of an array whose `[` was consumed, through its `]`; `element` reads each.
+    fn elements(&mut self, mut element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
         self.skip_whitespace();
         if self.peek() == Some(b']') {
             self.position += 1;
             return Some(());
         }
         loop {
-            self.notification()?;
+            element(self)?;
             self.skip_whitespace();
             match self.peek()? {
                 b',' => self.position += 1,
@@ -159,23 +164,7 @@ impl Scanner<'_> {
             }
             b'[' => {
                 self.position += 1;
-                self.skip_whitespace();
-                if self.peek() == Some(b']') {
-                    self.position += 1;
-                    return Some(());
-                }
-                loop {
-                    self.value(depth + 1)?;
-                    self.skip_whitespace();
-                    match self.peek()? {
-                        b',' => self.position += 1,
-                        b']' => {
-                            self.position += 1;
-                            return Some(());
-                        }
-                        _ => return None,
-                    }
-                }
+                self.elements(|scanner| scanner.value(depth + 1))
             }
             b'"' => self.string().map(|_| ()),
             b't' => self.literal(b"true"),
