@@ -192,12 +192,8 @@ fn build(target: &Path, profile: &str) -> Result<Binaries> {
 }
 
 /// The directory under the target directory where cargo puts what `profile` builds.
-pub(crate) fn profile_directory(profile: &str) -> &str {
-    match profile {
-        "dev" | "test" => "debug",
-        "bench" => "release",
-        other => other,
-    }
+fn profile_directory(profile: &str) -> &str {
+    if profile == "dev" { "debug" } else { profile }
 }
 
 /// Cargo's target directory (it may be moved by `CARGO_TARGET_DIR` or configuration).

@@ -47,7 +47,7 @@ mod enums;
 pub mod graph;
 pub mod legacy;
 mod macros;
-pub mod wire;
+mod wire;
 
 pub use graph::{
     Call, CallDirection, CallState, ChangeType, CommsNotification, CommsNotifications,

@@ -1,17 +1,14 @@
-//! Small helpers for reading JSON without copying, shared with `callhook-protocol`.
+//! Small helpers for reading JSON without copying.
 
 use std::borrow::Cow;
 
 use serde::{Deserialize, Deserializer};
 
-/// A JSON member name, borrowed from the input when it has no escapes (and unescaped when it has,
-/// so that `"valu\u0065"` reads as `value`, as it does in a `serde_json::Value`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Key<'de>(Cow<'de, str>);
+/// A JSON member name, borrowed from the input when it has no escapes.
+pub(crate) struct Key<'de>(Cow<'de, str>);
 
 impl Key<'_> {
-    /// The member name.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }

@@ -1,12 +1,12 @@
 //! A purpose-built scan of the typical Graph envelope: the first tier of [`verdict`](crate::verdict).
 //!
 //! It answers one question, "is this certainly a valid Graph envelope?", and answers `false`
-//! ("don't know") at anything it does not handle itself: a control character in a string, a
-//! `\u` escape of a surrogate, an escaped member name, a number with an exponent or more than 15
-//! digits, nesting deeper than 64 levels, a repeated `value` or `resourceUrl`. What it accepts is
-//! valid JSON by RFC 8259 and a valid envelope by `negotiate`'s rules; everything else goes to the
-//! serde-based check and then to `negotiate`, which decide. Strings, most of a body's bytes, are
-//! scanned eight bytes at a time.
+//! ("don't know") at anything it does not handle itself: a control character in a string, a `\u`
+//! escape of a surrogate that is not a valid pair, an escaped member name, a number with an
+//! exponent or more than 15 digits, nesting deeper than 64 levels, a repeated `value` or
+//! `resourceUrl`. What it accepts is valid JSON by RFC 8259 and a valid envelope by `negotiate`'s
+//! rules; everything else is negotiated in full, which decides. Strings, most of a body's bytes,
+//! are scanned eight bytes at a time.
 //!
 //! Held to `negotiate`'s decision by the crate's property tests (random and mutated bodies) and by
 //! the `negotiate` fuzz target.
@@ -213,6 +213,17 @@ impl Scanner<'_> {
         self.position - start
     }
 
+    /// Four hex digits of a `\\u` escape, as a UTF-16 code unit.
+    fn hex_unit(&mut self) -> Option<u16> {
+        let hex = self.bytes.get(self.position..self.position + 4)?;
+        if !hex.iter().all(u8::is_ascii_hexdigit) {
+            return None;
+        }
+        let unit = u16::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
+        self.position += 4;
+        Some(unit)
+    }
+
     /// A string starting at the current `"`, through its closing `"`.
     fn string(&mut self) -> Option<Text<'_>> {
         if self.peek() != Some(b'"') {
@@ -244,16 +255,21 @@ impl Scanner<'_> {
             match self.peek()? {
                 b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.position += 1,
                 b'u' => {
-                    let hex = self.bytes.get(self.position + 1..self.position + 5)?;
-                    let text = std::str::from_utf8(hex).ok()?;
-                    if !hex.iter().all(u8::is_ascii_hexdigit) {
-                        return None;
+                    self.position += 1;
+                    match self.hex_unit()? {
+                        // A high surrogate must be followed by an escaped low one.
+                        0xD800..=0xDBFF => {
+                            if self.bytes.get(self.position..self.position + 2)? != b"\\u" {
+                                return None;
+                            }
+                            self.position += 2;
+                            if !(0xDC00..=0xDFFF).contains(&self.hex_unit()?) {
+                                return None;
+                            }
+                        }
+                        0xDC00..=0xDFFF => return None,
+                        _ => {}
                     }
-                    let unit = u16::from_str_radix(text, 16).ok()?;
-                    if (0xD800..=0xDFFF).contains(&unit) {
-                        return None;
-                    }
-                    self.position += 5;
                 }
                 _ => return None,
             }
@@ -339,6 +355,7 @@ mod tests {
             " {\t\"value\" :\n[ { \"resourceUrl\" : \"/a\" } ] }\r\n",
             r##"{"value":[{"resourceUrl":"/a","x":[1,-2.5,0,0.25,true,false,null,{},[],"\"\\\/\b\f\n\r\t\u00e9"]}],"@odata.type":"#x"}"##,
             r#"{"a":{"value":1},"value":[{"resourceUrl":"é","b":{"resourceUrl":1}}]}"#,
+            r#"{"value":[{"resourceUrl":"/a","name":"\ud83d\ude00 \uD83D\uDE00"}]}"#,
         ] {
             assert!(is_graph_envelope(body), "{body}");
         }
@@ -366,6 +383,9 @@ mod tests {
             r#"{"value":[{"resourceUrl":"/a","n":1234567890123456}]}"#,
             r#"{"value":[{"resourceUrl":"/a","n":tru}]}"#,
             r#"{"value":[{"resourceUrl":"\ud800"}]}"#,
+            r#"{"value":[{"resourceUrl":"\ud83d x"}]}"#,
+            r#"{"value":[{"resourceUrl":"\ud83d\u0041"}]}"#,
+            r#"{"value":[{"resourceUrl":"\ude00\ud83d"}]}"#,
             r#"{"value":[{"resourceUrl":"\x"}]}"#,
             r#"{"value":[{"resourceUrl":"\u12"}]}"#,
             "{\"value\":[{\"resourceUrl\":\"a\u{1}\"}]}",

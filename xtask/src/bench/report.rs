@@ -131,31 +131,31 @@ impl Report {
                 if distinct && server.distinct_exhausted {
                     ratios.push("INVALID: ran out of distinct tokens".to_owned());
                 }
-                let _ = writeln!(
+                load_row(
                     table,
-                    "| {} | {mode} | {:.0} req/s | {} | {} | {} | {} |",
-                    server.kind.label(),
-                    rate,
-                    duration(load.p50_us * 1000.0),
-                    duration(load.p99_us * 1000.0),
-                    server
-                        .peak_rss_kib
-                        .map_or_else(|| "?".to_owned(), mebibytes),
-                    ratios.join(", "),
+                    server.kind,
+                    mode,
+                    load,
+                    server.peak_rss_kib,
+                    &ratios.join(", "),
                 );
             }
             if let Some((load, peak_rss_kib)) = &server.with_message_ids {
-                let rate = load.requests_per_second();
                 let without = server.reused.requests_per_second();
-                let _ = writeln!(
+                let ratio = if without > 0.0 {
+                    load.requests_per_second() / without
+                } else {
+                    0.0
+                };
+                load_row(
                     table,
-                    "| {} | reused, + message ids | {:.0} req/s | {} | {} | {} | {:.2}× without ids (the baselines de-duplicate nothing; not a goal) |",
-                    server.kind.label(),
-                    rate,
-                    duration(load.p50_us * 1000.0),
-                    duration(load.p99_us * 1000.0),
-                    peak_rss_kib.map_or_else(|| "?".to_owned(), mebibytes),
-                    if without > 0.0 { rate / without } else { 0.0 },
+                    server.kind,
+                    "reused, + message ids",
+                    load,
+                    *peak_rss_kib,
+                    &format!(
+                        "{ratio:.2}× without ids (the baselines de-duplicate nothing; not a goal)"
+                    ),
                 );
             }
         }
@@ -253,6 +253,26 @@ fn duration(nanoseconds: f64) -> String {
     } else {
         format!("{:.2} ms", nanoseconds / 1_000_000.0)
     }
+}
+
+/// One end-to-end row of the table.
+fn load_row(
+    table: &mut String,
+    kind: ServerKind,
+    mode: &str,
+    load: &LoadResult,
+    peak_rss_kib: Option<u64>,
+    ratios: &str,
+) {
+    let _ = writeln!(
+        table,
+        "| {} | {mode} | {:.0} req/s | {} | {} | {} | {ratios} |",
+        kind.label(),
+        load.requests_per_second(),
+        duration(load.p50_us * 1000.0),
+        duration(load.p99_us * 1000.0),
+        peak_rss_kib.map_or_else(|| "?".to_owned(), mebibytes),
+    );
 }
 
 /// KiB as MiB with one decimal.

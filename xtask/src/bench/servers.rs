@@ -231,49 +231,24 @@ fn run_one(
         }
     }
 
-    let host = listen.as_str();
-    let reused_script = scratch.join("reused.lua");
-    std::fs::write(
-        &reused_script,
-        wrk::script(&TokenMode::Reused(&tokens.reused), host, WEBHOOK_PATH, BODY),
-    )?;
+    // Writes the wrk script of `mode` as `name` and loads the server with it for `seconds`.
+    let run = |name: &str, mode: &TokenMode<'_>, seconds: u32| -> Result<LoadResult> {
+        let script = scratch.join(name);
+        std::fs::write(&script, wrk::script(mode, &listen, WEBHOOK_PATH, BODY))
+            .with_context(|| format!("cannot write {}", script.display()))?;
+        load(wrk, cores, settings, &script, address, seconds)
+    };
+    let reused_mode = TokenMode::Reused(&tokens.reused);
     if settings.warm_up_secs > 0 {
-        load(
-            wrk,
-            cores,
-            settings,
-            &reused_script,
-            address,
-            settings.warm_up_secs,
-        )?;
+        run("reused.lua", &reused_mode, settings.warm_up_secs)?;
     }
-    let reused = load(
-        wrk,
-        cores,
-        settings,
-        &reused_script,
-        address,
-        settings.reused_secs,
-    )?;
+    let reused = run("reused.lua", &reused_mode, settings.reused_secs)?;
     let (distinct, distinct_exhausted) = if kind == ServerKind::Noop {
         (None, false)
     } else {
-        let distinct_script = scratch.join("distinct.lua");
-        std::fs::write(
-            &distinct_script,
-            wrk::script(
-                &TokenMode::Distinct(&tokens.distinct),
-                host,
-                WEBHOOK_PATH,
-                BODY,
-            ),
-        )?;
-        let distinct = load(
-            wrk,
-            cores,
-            settings,
-            &distinct_script,
-            address,
+        let distinct = run(
+            "distinct.lua",
+            &TokenMode::Distinct(&tokens.distinct),
             settings.distinct_secs,
         )?;
         let exhausted = usize::try_from(distinct.requests)
@@ -282,22 +257,9 @@ fn run_one(
     };
     let peak_rss_kib = server.peak_rss_kib();
     let with_message_ids = if kind == ServerKind::Callhook {
-        let script = scratch.join("message-ids.lua");
-        std::fs::write(
-            &script,
-            wrk::script(
-                &TokenMode::ReusedWithMessageIds(&tokens.reused),
-                host,
-                WEBHOOK_PATH,
-                BODY,
-            ),
-        )?;
-        let load = load(
-            wrk,
-            cores,
-            settings,
-            &script,
-            address,
+        let load = run(
+            "message-ids.lua",
+            &TokenMode::ReusedWithMessageIds(&tokens.reused),
             settings.message_id_secs,
         )?;
         Some((load, server.peak_rss_kib()))

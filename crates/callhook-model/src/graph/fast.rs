@@ -287,33 +287,18 @@ impl<'de> Visitor<'de> for MeetingInfoVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FastMeetingInfo, A::Error> {
         let odata_type = read_leading_odata_type(&mut map)?;
         let kind = graph_type_name_of(&odata_type).map(str::to_ascii_lowercase);
-        let (info, read_type) = match kind.as_deref() {
+        let info = match kind.as_deref() {
             Some("organizermeetinginfo") => {
-                let info: Box<OrganizerMeetingInfo> = read_typed(&odata_type, &mut map)?;
-                let read_type = info.odata_type.clone();
-                (MeetingInfo::Organizer(info), read_type)
+                MeetingInfo::Organizer(read_typed(&odata_type, &mut map)?)
             }
-            Some("tokenmeetinginfo") => {
-                let info: Box<TokenMeetingInfo> = read_typed(&odata_type, &mut map)?;
-                let read_type = info.odata_type.clone();
-                (MeetingInfo::Token(info), read_type)
-            }
+            Some("tokenmeetinginfo") => MeetingInfo::Token(read_typed(&odata_type, &mut map)?),
             Some("joinmeetingidmeetinginfo") => {
-                let info: Box<JoinMeetingIdMeetingInfo> = read_typed(&odata_type, &mut map)?;
-                let read_type = info.odata_type.clone();
-                (MeetingInfo::JoinMeetingId(info), read_type)
+                MeetingInfo::JoinMeetingId(read_typed(&odata_type, &mut map)?)
             }
-            _ => {
-                let value = read_untyped(odata_type.clone(), &mut map)?;
-                let read_type = value
-                    .get("@odata.type")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned);
-                (MeetingInfo::Unknown(value), read_type)
-            }
+            _ => MeetingInfo::Unknown(read_untyped(odata_type.clone(), &mut map)?),
         };
         // As for resources: the tolerant path would dispatch on a repeated `@odata.type`.
-        if read_type.as_deref() != Some(odata_type.as_str()) {
+        if info.odata_type() != Some(odata_type.as_str()) {
             return Err(serde::de::Error::custom(GIVE_UP));
         }
         Ok(FastMeetingInfo(info))

@@ -148,6 +148,16 @@ pub enum MeetingInfo {
 }
 
 impl MeetingInfo {
+    /// The `@odata.type` as sent, whichever the variant.
+    pub fn odata_type(&self) -> Option<&str> {
+        match self {
+            Self::Organizer(info) => info.odata_type.as_deref(),
+            Self::Token(info) => info.odata_type.as_deref(),
+            Self::JoinMeetingId(info) => info.odata_type.as_deref(),
+            Self::Unknown(value) => value.get("@odata.type").and_then(Value::as_str),
+        }
+    }
+
     /// Reads a `meetingInfo` from JSON; never fails.
     pub fn from_value(value: Value) -> Self {
         let kind = super::graph_type_name(&value).map(str::to_ascii_lowercase);
