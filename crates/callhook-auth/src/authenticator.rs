@@ -57,14 +57,18 @@ struct AuthenticatorInner {
     verified_tokens: moka::sync::Cache<String, VerifiedClaims, TokenHasher>,
     /// Which verified tokens go into `verified_tokens`: those verified a second time.
     doorkeeper: Doorkeeper,
-    background_refresh: Option<tokio::task::AbortHandle>,
+    /// Shared by authenticators made with [`Authenticator::reconfigured`], which use the same keys.
+    background_refresh: Option<Arc<RefreshTask>>,
 }
 
-impl Drop for AuthenticatorInner {
+/// The background refresh of a key source, stopped when the last authenticator using it is
+/// dropped.
+#[derive(Debug)]
+struct RefreshTask(tokio::task::AbortHandle);
+
+impl Drop for RefreshTask {
     fn drop(&mut self) {
-        if let Some(handle) = &self.background_refresh {
-            handle.abort();
-        }
+        self.0.abort();
     }
 }
 
@@ -115,7 +119,7 @@ impl Authenticator {
             Arc::clone(&clock),
         );
         let background_refresh = match keys.spawn_background_refresh() {
-            Ok(handle) => Some(handle),
+            Ok(handle) => Some(Arc::new(RefreshTask(handle))),
             Err(error) => {
                 tracing::error!(%error, "signing keys will not be fetched");
                 None
@@ -140,7 +144,7 @@ impl Authenticator {
         config: AuthConfig,
         keys: KeySource,
         clock: Arc<dyn Clock>,
-        background_refresh: Option<tokio::task::AbortHandle>,
+        background_refresh: Option<Arc<RefreshTask>>,
     ) -> Authenticator {
         let expiry = ExpireWithToken {
             clock: Arc::clone(&clock),
@@ -220,6 +224,32 @@ impl Authenticator {
                 .insert(token.to_owned(), claims.clone());
         }
         Ok(claims)
+    }
+
+    /// An authenticator with the verification settings of `config` (app id, issuers, tenants,
+    /// leeway, cache size) over this one's keys and key refresh, for a configuration reload. The
+    /// key source settings of `config` (`openid_configuration`, refresh and fetch settings) are not
+    /// used: changing them takes a new [`Authenticator`]. The new authenticator starts with an
+    /// empty token cache, so that a tenant removed from the allow-list is refused at once.
+    #[must_use]
+    pub fn reconfigured(&self, config: AuthConfig) -> Authenticator {
+        Authenticator::assemble(
+            config,
+            self.inner.keys.clone(),
+            Arc::clone(&self.inner.clock),
+            self.inner.background_refresh.clone(),
+        )
+    }
+
+    /// Whether the background key refresh is running, or none is needed (static keys). `false`
+    /// means that keys will never be fetched again: a health check should fail, so that a
+    /// supervisor restarts the process.
+    #[must_use]
+    pub fn is_refresh_alive(&self) -> bool {
+        match &self.inner.background_refresh {
+            Some(task) => !task.0.is_finished(),
+            None => self.inner.keys.is_fixed(),
+        }
     }
 
     /// The key source's state, for `/readyz` and `/metrics`.

@@ -371,6 +371,11 @@ impl KeySource {
         }
     }
 
+    /// Whether the keys are fixed (nothing to refresh).
+    pub(crate) fn is_fixed(&self) -> bool {
+        matches!(self.shared.origin, KeyOrigin::Fixed)
+    }
+
     /// Whether keys were ever loaded.
     #[must_use]
     pub fn is_ready(&self) -> bool {
@@ -540,7 +545,44 @@ impl KeySource {
         let handle =
             tokio::runtime::Handle::try_current().map_err(|_| KeySourceError::NoRuntime)?;
         let weak = Arc::downgrade(&self.shared);
-        Ok(handle.spawn(background_refresh(weak)).abort_handle())
+        Ok(handle
+            .spawn(supervise("key refresh", move || {
+                background_refresh(weak.clone())
+            }))
+            .abort_handle())
+    }
+}
+
+/// How long a supervised task that panicked waits before it is started again, so that a task
+/// failing at once does not spin.
+const RESTART_DELAY: Duration = Duration::from_secs(1);
+
+/// Runs the task `start` makes until it returns, starting it again whenever it panics. A task that
+/// must never stop silently (the key refresh: without it a source that was never loaded stays
+/// unready forever) is run this way. Aborting the supervisor aborts the task it runs.
+pub(crate) async fn supervise<F, Fut>(name: &'static str, mut start: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    /// Aborts the running task when the supervisor itself is aborted or dropped.
+    struct AbortOnDrop(tokio::task::AbortHandle);
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    loop {
+        let task = tokio::spawn(start());
+        let _abort = AbortOnDrop(task.abort_handle());
+        match task.await {
+            Err(error) if error.is_panic() => {
+                tracing::error!(task = name, "background task panicked; starting it again");
+                tokio::time::sleep(RESTART_DELAY).await;
+            }
+            // Finished (its source is gone) or cancelled: nothing to supervise any more.
+            _ => return,
+        }
     }
 }
 
@@ -592,6 +634,48 @@ fn with_jitter(interval: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_supervised_task_that_panics_is_started_again() {
+        let starts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = Arc::clone(&starts);
+        let supervisor = tokio::spawn(supervise("test", move || {
+            let starts = Arc::clone(&counted);
+            async move {
+                // The first two runs panic, as a task whose logging panicked did; the third ends.
+                if starts.fetch_add(1, Ordering::SeqCst) < 2 {
+                    panic!("the task failed");
+                }
+            }
+        }));
+        let ended = tokio::time::timeout(Duration::from_secs(10), supervisor).await;
+        assert!(
+            matches!(ended, Ok(Ok(()))),
+            "the supervisor did not end: {ended:?}"
+        );
+        assert_eq!(starts.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn aborting_the_supervisor_aborts_its_task() {
+        let (sender, receiver) = tokio::sync::oneshot::channel::<()>();
+        let mut sender = Some(sender);
+        let supervisor = tokio::spawn(supervise("test", move || {
+            // The task holds the sender; when it is aborted, the sender is dropped.
+            let sender = sender.take();
+            async move {
+                let _held = sender;
+                std::future::pending::<()>().await;
+            }
+        }));
+        tokio::task::yield_now().await;
+        supervisor.abort();
+        let closed = tokio::time::timeout(Duration::from_secs(5), receiver).await;
+        assert!(
+            matches!(closed, Ok(Err(_))),
+            "the task still runs: {closed:?}"
+        );
+    }
 
     #[test]
     fn retry_delay_doubles_up_to_the_maximum() {

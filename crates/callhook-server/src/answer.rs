@@ -25,6 +25,15 @@ pub enum Refusal {
     /// No signing key was ever loaded, so no token can be checked yet.
     #[error("the signing keys of the calling platform are not loaded yet")]
     KeysUnavailable,
+    /// The body did not arrive within `server.body_timeout_ms`.
+    #[error("the body did not arrive within {timeout_ms} ms")]
+    BodyTimeout {
+        /// The configured deadline.
+        timeout_ms: u64,
+    },
+    /// The request carries both `Content-Length` and `Transfer-Encoding` (RFC 9112 §6.3).
+    #[error("the request is framed by both Content-Length and Transfer-Encoding")]
+    AmbiguousFraming,
     /// The body is empty, not JSON, or neither format.
     #[error("{reason}")]
     BadRequest {
@@ -43,6 +52,12 @@ pub enum Refusal {
         /// What went wrong.
         reason: String,
     },
+    /// Every in-flight place of the sink stayed taken for the whole bounded wait.
+    #[error("the bot is busy: {reason}")]
+    SinkBusy {
+        /// What went wrong.
+        reason: String,
+    },
     /// The sink answered with an error or took too long.
     #[error("the notification could not be delivered: {reason}")]
     SinkFailed {
@@ -56,6 +71,9 @@ impl Refusal {
     pub fn outcome(&self) -> &'static str {
         match self {
             Self::TooLarge { .. } => "too_large",
+            Self::BodyTimeout { .. } => "body_timeout",
+            Self::AmbiguousFraming => "ambiguous_framing",
+            Self::SinkBusy { .. } => "sink_busy",
             Self::Unauthenticated => "rejected_auth",
             Self::KeysUnavailable => "keys_unavailable",
             Self::BadRequest { .. } => "bad_request",
@@ -67,6 +85,9 @@ impl Refusal {
     fn title(&self) -> &'static str {
         match self {
             Self::TooLarge { .. } => "Payload too large",
+            Self::BodyTimeout { .. } => "Request timeout",
+            Self::AmbiguousFraming => "Ambiguous message framing",
+            Self::SinkBusy { .. } => "Bot busy",
             Self::Unauthenticated => "Unauthorized",
             Self::KeysUnavailable => "Signing keys not loaded",
             Self::BadRequest { .. } => "Not a calling notification",
@@ -82,8 +103,11 @@ impl ResponseError for Refusal {
         match self {
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Self::KeysUnavailable | Self::SinkUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::KeysUnavailable | Self::SinkUnavailable { .. } | Self::SinkBusy { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            Self::BadRequest { .. } | Self::AmbiguousFraming => StatusCode::BAD_REQUEST,
             Self::Misdirected { .. } => StatusCode::MISDIRECTED_REQUEST,
             Self::SinkFailed { .. } => StatusCode::BAD_GATEWAY,
         }
@@ -99,8 +123,13 @@ impl ResponseError for Refusal {
                     HeaderValue::from_static("Bearer error=\"invalid_token\""),
                 ));
             }
-            Self::KeysUnavailable | Self::SinkUnavailable { .. } => {
+            Self::KeysUnavailable | Self::SinkUnavailable { .. } | Self::SinkBusy { .. } => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS));
+            }
+            // The rest of the request was not read (or cannot be trusted to frame the next one):
+            // the connection is closed after the answer, and the answer says so.
+            Self::TooLarge { .. } | Self::BodyTimeout { .. } | Self::AmbiguousFraming => {
+                response.force_close();
             }
             _ => {}
         }

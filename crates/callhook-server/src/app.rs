@@ -1,25 +1,29 @@
 //! The app factory and the webhook handler: the contract's table, check by check, in order.
 
-use std::sync::Arc;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::{Next, from_fn};
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, guard, web};
+use arc_swap::ArcSwap;
 use bytes::{Bytes, BytesMut};
 use callhook_auth::{AuthError, Authenticator, VerifiedClaims};
 use callhook_protocol::{Action, Negotiation, Protocol, Verdict, negotiate, verdict};
 use callhook_routing::{Decision, Partition, PartitionDecision, RegionPolicy, RoutingInput};
 use futures_util::StreamExt;
-use tokio::sync::{Notify, OnceCell};
+use tokio::sync::Notify;
 
 use crate::answer::Refusal;
 use crate::config::Config;
+use crate::connection::RequestPhase;
+use crate::dedup::{DedupStore, Once};
 use crate::metrics::Metrics;
-use crate::sink::{Delivery, Sink, SinkBuildError, SinkError};
+use crate::sink::{Delivery, DeliveryPermit, Sink, SinkBuildError, SinkError};
 
 /// The platform's headers as parsed names, so that a lookup parses no name (the protocol crate's
 /// constants are text; a test holds these to them).
@@ -27,28 +31,77 @@ const MESSAGE_ID: HeaderName = HeaderName::from_static("x-microsoft-skype-messag
 const CALLER_REGION: HeaderName = HeaderName::from_static("x-microsoft-skype-caller-region");
 const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("client-request-id");
 
-/// How long a delivered message id is remembered, so that a retry is not delivered twice.
-pub const DEDUP_WINDOW: Duration = Duration::from_secs(600);
-
-/// How many delivered message ids are remembered at most.
-const DEDUP_CAPACITY: u64 = 1_000_000;
+/// The most body bytes reserved before they arrive: a client that announces a large body and
+/// trickles it holds only what it sent.
+const BODY_RESERVE_LIMIT: usize = 16 * 1024;
 
 /// Everything a request needs, built once and shared by every worker.
 #[derive(Debug)]
 pub struct AppState {
     webhook_path: String,
+    /// What a SIGHUP can change, swapped whole; a request uses the settings it started with.
+    live: ArcSwap<Live>,
+    /// The authenticator built at start: it owns the key source, which a reload keeps.
+    keys: Arc<Authenticator>,
+    /// Message ids of deliveries that reached the sink. Concurrent requests with the same id wait on
+    /// the same delivery; a failed delivery is forgotten so that the platform's retry delivers.
+    dedup: Arc<DedupStore>,
+    metrics: Metrics,
+    next_request_id: AtomicU64,
+    in_flight: InFlight,
+    /// Background tasks that must live as long as the process (`/healthz` fails when one ended).
+    tasks: Mutex<Vec<(&'static str, tokio::task::AbortHandle)>>,
+}
+
+/// The settings a configuration reload replaces.
+#[derive(Debug)]
+struct Live {
+    config: Config,
     max_body_bytes: usize,
+    body_timeout: Duration,
     legacy_policy: callhook_protocol::LegacyPolicy,
     authenticator: Arc<Authenticator>,
     region_policy: Option<RegionPolicy>,
     partition: Option<Partition>,
     sink: Sink,
-    /// Message ids of deliveries that reached the sink. Concurrent requests with the same id wait on
-    /// the same delivery; a failed delivery leaves the cell empty so the platform's retry delivers.
-    delivered: moka::future::Cache<String, Arc<OnceCell<()>>>,
-    metrics: Metrics,
-    next_request_id: AtomicU64,
-    in_flight: InFlight,
+}
+
+impl Live {
+    fn build(config: Config, authenticator: Arc<Authenticator>) -> Result<Self, StateError> {
+        let region_policy = config
+            .routing
+            .as_ref()
+            .map(RegionPolicy::build)
+            .transpose()?;
+        let partition = config
+            .partition
+            .as_ref()
+            .map(|partition| Partition::build(partition, &config.server.webhook_path))
+            .transpose()?;
+        Ok(Self {
+            max_body_bytes: config.server.max_body_bytes,
+            body_timeout: Duration::from_millis(config.server.body_timeout_ms),
+            legacy_policy: config.protocol.legacy,
+            sink: Sink::from_config(&config.sink)?,
+            authenticator,
+            region_policy,
+            partition,
+            config,
+        })
+    }
+
+    /// This instance's callbackUri, when a partition is configured.
+    fn callback_uri(&self) -> Option<&str> {
+        self.partition.as_ref().map(Partition::callback_uri)
+    }
+}
+
+/// What a configuration reload did.
+#[derive(Debug, Default)]
+pub struct ReloadReport {
+    /// Keys whose new values take effect only at the next start (the socket, the connections,
+    /// the de-duplication store, the key source).
+    pub needs_restart: Vec<&'static str>,
 }
 
 /// Counts webhook requests being handled, so that a shutdown can wait for them.
@@ -88,42 +141,82 @@ pub enum StateError {
     /// The sink could not be built.
     #[error(transparent)]
     Sink(#[from] SinkBuildError),
+    /// The de-duplication store could not be built.
+    #[error("server.dedup_*: {0}")]
+    Dedup(#[from] crate::dedup::DedupError),
 }
 
 impl AppState {
     /// Builds the state of `config` around an authenticator (which owns the key source).
     pub fn new(config: &Config, authenticator: Arc<Authenticator>) -> Result<Self, StateError> {
-        let region_policy = config
-            .routing
-            .as_ref()
-            .map(RegionPolicy::build)
-            .transpose()?;
-        let partition = config
-            .partition
-            .as_ref()
-            .map(|partition| Partition::build(partition, &config.server.webhook_path))
-            .transpose()?;
+        let dedup = Arc::new(DedupStore::new(
+            config.server.dedup_capacity,
+            Duration::from_secs(config.server.dedup_window_secs),
+        )?);
         Ok(Self {
             webhook_path: config.server.webhook_path.clone(),
-            max_body_bytes: config.server.max_body_bytes,
-            legacy_policy: config.protocol.legacy,
-            metrics: Metrics::new(Arc::clone(&authenticator)),
-            authenticator,
-            region_policy,
-            partition,
-            sink: Sink::from_config(&config.sink)?,
-            delivered: moka::future::Cache::builder()
-                .max_capacity(DEDUP_CAPACITY)
-                .time_to_live(DEDUP_WINDOW)
-                .build(),
+            live: ArcSwap::from_pointee(Live::build(config.clone(), Arc::clone(&authenticator))?),
+            metrics: Metrics::new(Arc::clone(&authenticator), Arc::clone(&dedup)),
+            keys: authenticator,
+            dedup,
             next_request_id: AtomicU64::new(1),
             in_flight: InFlight::default(),
+            tasks: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Replaces the reloadable settings with those of `config` (already validated, as
+    /// [`Config::load`] does). Requests being handled finish with the settings they started with.
+    ///
+    /// # Errors
+    ///
+    /// [`StateError`] when a part cannot be built; the running settings then stay.
+    pub fn reload(&self, config: Config) -> Result<ReloadReport, StateError> {
+        let current = self.live.load();
+        let report = ReloadReport {
+            needs_restart: restart_only_changes(&current.config, &config),
+        };
+        let authenticator = if auth_verification_changed(&current.config, &config) {
+            Arc::new(self.keys.reconfigured(config.auth.clone()))
+        } else {
+            Arc::clone(&current.authenticator)
+        };
+        let live = Live::build(config, authenticator)?;
+        self.live.store(Arc::new(live));
+        Ok(report)
     }
 
     /// The metrics of this state, for embedding apps.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// Makes `/healthz` fail once `task` has ended: for a task that must live as long as the
+    /// process, so that a supervisor restarts a process that lost it.
+    pub fn watch_task(&self, name: &'static str, task: tokio::task::AbortHandle) {
+        let mut tasks = self
+            .tasks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        tasks.push((name, task));
+    }
+
+    /// The background tasks that should run and do not: the watched tasks that ended, and the
+    /// key refresh.
+    pub fn dead_tasks(&self) -> Vec<&'static str> {
+        let tasks = self
+            .tasks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut dead: Vec<&'static str> = tasks
+            .iter()
+            .filter(|(_, task)| task.is_finished())
+            .map(|(name, _)| *name)
+            .collect();
+        if !self.keys.is_refresh_alive() {
+            dead.push("key refresh");
+        }
+        dead
     }
 
     /// Waits until no webhook request is being handled, for at most `limit`; returns whether that
@@ -149,16 +242,89 @@ impl AppState {
     }
 
     /// This instance's callbackUri, when a partition is configured.
-    pub fn callback_uri(&self) -> Option<&str> {
-        self.partition.as_ref().map(Partition::callback_uri)
+    pub fn callback_uri(&self) -> Option<String> {
+        self.live.load().callback_uri().map(str::to_owned)
     }
 }
 
+/// The keys that changed between `old` and `new` but are read only at start.
+fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
+    let (server, new_server) = (&old.server, &new.server);
+    let (auth, new_auth) = (&old.auth, &new.auth);
+    [
+        ("server.listen", server.listen != new_server.listen),
+        (
+            "server.webhook_path",
+            server.webhook_path != new_server.webhook_path,
+        ),
+        ("server.workers", server.workers != new_server.workers),
+        (
+            "server.shutdown_timeout_secs",
+            server.shutdown_timeout_secs != new_server.shutdown_timeout_secs,
+        ),
+        (
+            "server.header_timeout_ms",
+            server.header_timeout_ms != new_server.header_timeout_ms,
+        ),
+        (
+            "server.max_connections",
+            server.max_connections != new_server.max_connections,
+        ),
+        ("server.backlog", server.backlog != new_server.backlog),
+        (
+            "server.dedup_capacity",
+            server.dedup_capacity != new_server.dedup_capacity,
+        ),
+        (
+            "server.dedup_window_secs",
+            server.dedup_window_secs != new_server.dedup_window_secs,
+        ),
+        (
+            "auth.openid_configuration",
+            auth.openid_configuration != new_auth.openid_configuration,
+        ),
+        (
+            "auth.refresh_interval_secs",
+            auth.refresh_interval_secs != new_auth.refresh_interval_secs,
+        ),
+        (
+            "auth.refresh_cooldown_secs",
+            auth.refresh_cooldown_secs != new_auth.refresh_cooldown_secs,
+        ),
+        (
+            "auth.fetch_timeout_ms",
+            auth.fetch_timeout_ms != new_auth.fetch_timeout_ms,
+        ),
+        (
+            "auth.retry_initial_ms",
+            auth.retry_initial_ms != new_auth.retry_initial_ms,
+        ),
+        (
+            "auth.retry_max_ms",
+            auth.retry_max_ms != new_auth.retry_max_ms,
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(key, changed)| changed.then_some(key))
+    .collect()
+}
+
+/// Whether a setting the verifier reads changed (the key source's are restart-only).
+fn auth_verification_changed(old: &Config, new: &Config) -> bool {
+    let (old, new) = (&old.auth, &new.auth);
+    old.app_id != new.app_id
+        || old.issuers != new.issuers
+        || old.tenants != new.tenants
+        || old.leeway_secs != new.leeway_secs
+        || old.cache_capacity != new.cache_capacity
+}
+
 /// Registers callhook's routes on an actix-web app: the webhook, its partition paths and the
-/// operations endpoints.
+/// operations endpoints (`GET` and `HEAD`, as load balancers probe with either).
 pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |service: &mut web::ServiceConfig| {
         let webhook_path = state.webhook_path.clone();
+        let get_or_head = || web::route().guard(guard::Any(guard::Get()).or(guard::Head()));
         service
             .app_data(state)
             .service(
@@ -171,13 +337,14 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
                     .route(web::post().to(webhook))
                     .default_service(web::to(method_not_allowed)),
             )
-            .route("/healthz", web::get().to(healthz))
-            .route("/readyz", web::get().to(readyz))
-            .route("/metrics", web::get().to(metrics));
+            .route("/healthz", get_or_head().to(healthz))
+            .route("/readyz", get_or_head().to(readyz))
+            .route("/metrics", get_or_head().to(metrics));
     }
 }
 
-/// Builds the whole app: routes plus the `Client-Request-Id` echo on every answer.
+/// Builds the whole app: routes plus the connection rules and the `Client-Request-Id` echo on
+/// every answer.
 pub fn app(
     state: web::Data<AppState>,
 ) -> actix_web::App<
@@ -190,36 +357,81 @@ pub fn app(
     >,
 > {
     actix_web::App::new()
-        .wrap(from_fn(echo_client_request_id))
+        .wrap(from_fn(connection_rules))
         .configure(configure(state))
 }
 
-/// Every answer to the platform carries `Client-Request-Id` equal to the request's
-/// `X-Microsoft-Skype-Message-ID` when that header is present.
-async fn echo_client_request_id(
+/// The outermost layer of every request:
+/// - it tells the connection's stream where the request begins and ends, for the header deadline
+///   of the next one (see [`crate::connection`]);
+/// - it refuses a request framed by both `Content-Length` and `Transfer-Encoding` (RFC 9112
+///   §6.3: behind a proxy that frames by the length, the rest of the body would be read as another
+///   request) with `400` and closes the connection;
+/// - it echoes the request's `X-Microsoft-Skype-Message-ID` as `Client-Request-Id` on every answer.
+async fn connection_rules(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let phase = request.conn_data::<Rc<RequestPhase>>().cloned();
+    if let Some(phase) = &phase {
+        if phase.is_refusing() {
+            // Read behind an ambiguously framed request: it may be part of that request's body.
+            // It is never answered; the connection ends once the refusal is written.
+            return std::future::pending().await;
+        }
+        phase.request_started();
+    }
     let message_id = request.headers().get(MESSAGE_ID).cloned();
-    let mut response = next.call(request).await?;
+    let headers = request.headers();
+    let mut response = if headers.contains_key(header::TRANSFER_ENCODING)
+        && headers.contains_key(header::CONTENT_LENGTH)
+    {
+        tracing::info!("request framed by both Content-Length and Transfer-Encoding: refused");
+        if let Some(phase) = &phase {
+            phase.refuse_the_rest();
+        }
+        let refusal = Refusal::AmbiguousFraming;
+        request
+            .into_response(refusal.error_response())
+            .map_into_right_body()
+    } else {
+        next.call(request).await?.map_into_left_body()
+    };
     if let Some(message_id) = message_id {
         response.headers_mut().insert(CLIENT_REQUEST_ID, message_id);
+    }
+    if let Some(phase) = phase {
+        phase.request_answered();
     }
     Ok(response)
 }
 
 async fn method_not_allowed() -> HttpResponse {
+    // Every answer carries a body: actix-http closes a connection after an answer without one
+    // when a pipelined request's body is partly read (see docs/security.md).
     HttpResponse::MethodNotAllowed()
         .insert_header((header::ALLOW, "POST"))
-        .finish()
+        .content_type("text/plain")
+        .body("method not allowed: POST only\n")
 }
 
-async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain").body("ok\n")
+async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    let dead = state.dead_tasks();
+    if dead.is_empty() {
+        HttpResponse::Ok().content_type("text/plain").body("ok\n")
+    } else {
+        tracing::error!(tasks = ?dead, "a background task is not running: /healthz fails");
+        HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body(format!(
+                "background task not running: {}\n",
+                dead.join(", ")
+            ))
+    }
 }
 
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    if state.authenticator.key_status().ready {
+    if state.keys.key_status().ready {
         HttpResponse::Ok()
             .content_type("text/plain")
             .body("ready\n")
@@ -259,21 +471,40 @@ async fn webhook(
     let request_id = state.next_request_id.fetch_add(1, Ordering::Relaxed);
     let message_id = header_str(&request, &MESSAGE_ID);
     let span = tracing::info_span!("request", id = request_id, message_id);
+    let live = state.live.load_full();
     let result = tracing::Instrument::instrument(
-        handle(&request, payload, &state, message_id),
+        handle(&request, payload, &state, &live, message_id),
         span.clone(),
     )
     .await;
     let _entered = span.enter();
+    // Answers carry a short body: actix-http closes a connection after an answer without one when
+    // a pipelined request's body is partly read, dropping the requests behind it.
     let (outcome, response) = match result {
-        Ok(Accepted::Delivered) => ("accepted", HttpResponse::Accepted().finish()),
-        Ok(Accepted::Duplicate) => ("duplicate", HttpResponse::Accepted().finish()),
-        Ok(Accepted::Redeliver) => ("redelivered", HttpResponse::NoContent().finish()),
+        Ok(Accepted::Delivered) => (
+            "accepted",
+            HttpResponse::Accepted()
+                .content_type("text/plain")
+                .body("accepted\n"),
+        ),
+        Ok(Accepted::Duplicate) => (
+            "duplicate",
+            HttpResponse::Accepted()
+                .content_type("text/plain")
+                .body("accepted\n"),
+        ),
+        // A 204 can carry no body, so the connection is closed cleanly after it instead; the
+        // platform re-sends in Graph format on a new one.
+        Ok(Accepted::Redeliver) => (
+            "redelivered",
+            HttpResponse::NoContent().force_close().finish(),
+        ),
         Ok(Accepted::Redirect(location)) => (
             "redirected",
             HttpResponse::Found()
                 .insert_header((header::LOCATION, location))
-                .finish(),
+                .content_type("text/plain")
+                .body("handled by another deployment\n"),
         ),
         Err(refusal) => (refusal.outcome(), refusal.error_response()),
     };
@@ -289,17 +520,34 @@ async fn handle(
     request: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
+    live: &Live,
     message_id: Option<&str>,
 ) -> Result<Accepted, Refusal> {
-    // 1. Size: before anything is parsed or verified.
-    let body = read_body(request, payload, state.max_body_bytes).await?;
+    // 1. Size: before anything is parsed or verified; the whole body within its deadline.
+    let body = match tokio::time::timeout(
+        live.body_timeout,
+        read_body(request, payload, live.max_body_bytes),
+    )
+    .await
+    {
+        Ok(body) => body?,
+        Err(_) => {
+            tracing::info!(
+                timeout_ms = live.config.server.body_timeout_ms,
+                "the body did not arrive in time: 408"
+            );
+            return Err(Refusal::BodyTimeout {
+                timeout_ms: live.config.server.body_timeout_ms,
+            });
+        }
+    };
 
     // 2. Authentication: before the body is parsed.
-    let claims = authenticate(request, state).await?;
+    let claims = authenticate(request, state, live).await?;
 
     // 3. Protocol negotiation: the decision only; the notifications are built below only when
     //    something needs them (region rules, the log sink's line).
-    let verdict = verdict(&body, state.legacy_policy);
+    let verdict = verdict(&body, live.legacy_policy);
     if let Verdict::Invalid(reason) = &verdict {
         tracing::info!(%reason, "body refused");
         return Err(Refusal::BadRequest {
@@ -314,7 +562,7 @@ async fn handle(
 
     // 4. Partition named in the path.
     if let Some(segment) = request.match_info().get("partition") {
-        match &state.partition {
+        match &live.partition {
             Some(partition) => match partition.decide_path_segment(segment) {
                 PartitionDecision::Own => {}
                 PartitionDecision::Misdirected => {
@@ -336,8 +584,8 @@ async fn handle(
 
     // 5. Region affinity, for a new incoming call only.
     let mut negotiation = None;
-    if let (Some(policy), Protocol::Graph) = (&state.region_policy, protocol) {
-        let negotiated = negotiation.insert(negotiate(&body, state.legacy_policy));
+    if let (Some(policy), Protocol::Graph) = (&live.region_policy, protocol) {
+        let negotiated = negotiation.insert(negotiate(&body, live.legacy_policy));
         if let Negotiation::Graph(notifications) = negotiated {
             if let Some(location) = region_redirect(policy, request, &claims, notifications) {
                 return Ok(Accepted::Redirect(location));
@@ -352,9 +600,9 @@ async fn handle(
         protocol,
         tenant_id: claims.tenant_id(),
         message_id,
-        callback_uri: state.callback_uri(),
+        callback_uri: live.callback_uri(),
     };
-    deliver_once(state, message_id, delivery).await
+    deliver_once(state, live, message_id, delivery).await
 }
 
 async fn read_body(
@@ -371,7 +619,10 @@ async fn read_body(
         return Err(Refusal::TooLarge { limit });
     }
     let mut body = BytesMut::with_capacity(declared.map_or(1024, |length| {
-        usize::try_from(length).unwrap_or(limit).min(limit)
+        usize::try_from(length)
+            .unwrap_or(limit)
+            .min(limit)
+            .min(BODY_RESERVE_LIMIT)
     }));
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|error| Refusal::BadRequest {
@@ -385,7 +636,11 @@ async fn read_body(
     Ok(body.freeze())
 }
 
-async fn authenticate(request: &HttpRequest, state: &AppState) -> Result<VerifiedClaims, Refusal> {
+async fn authenticate(
+    request: &HttpRequest,
+    state: &AppState,
+    live: &Live,
+) -> Result<VerifiedClaims, Refusal> {
     let Some(authorization) = request.headers().get(header::AUTHORIZATION) else {
         state.metrics.record_auth_failure("missing_token");
         tracing::info!(reason = "missing_token", "token refused");
@@ -404,7 +659,7 @@ async fn authenticate(request: &HttpRequest, state: &AppState) -> Result<Verifie
         tracing::info!(reason = "malformed_header", "token refused");
         return Err(Refusal::Unauthenticated);
     };
-    match state.authenticator.authenticate(authorization).await {
+    match live.authenticator.authenticate(authorization).await {
         Ok(claims) => Ok(claims),
         Err(AuthError::KeysUnavailable) => {
             tracing::warn!("no signing key was ever loaded: answering 503");
@@ -466,40 +721,54 @@ fn region_redirect(
 
 async fn deliver_once(
     state: &AppState,
+    live: &Live,
     message_id: Option<&str>,
     delivery: Delivery<'_>,
 ) -> Result<Accepted, Refusal> {
     let Some(message_id) = message_id else {
-        deliver(state, delivery).await?;
+        let permit = admit(state, live).await?;
+        deliver(state, live, delivery, permit).await?;
         return Ok(Accepted::Delivered);
     };
-    let cell = state
-        .delivered
-        .get_with_by_ref(message_id, async { Arc::new(OnceCell::new()) })
-        .await;
-    if cell.initialized() {
-        tracing::info!("already delivered: not delivering again");
-        return Ok(Accepted::Duplicate);
-    }
-    let mut delivered_now = false;
-    cell.get_or_try_init(|| async {
-        delivered_now = true;
-        deliver(state, delivery).await
-    })
-    .await?;
-    if delivered_now {
-        Ok(Accepted::Delivered)
-    } else {
-        tracing::info!("delivered by a concurrent request: not delivering again");
-        Ok(Accepted::Duplicate)
+    let once = state
+        .dedup
+        .deliver_once(
+            message_id,
+            || admit(state, live),
+            |permit| deliver(state, live, delivery, permit),
+        )
+        .await?;
+    match once {
+        Once::Delivered => Ok(Accepted::Delivered),
+        Once::Duplicate => {
+            tracing::info!("already delivered: not delivering again");
+            Ok(Accepted::Duplicate)
+        }
     }
 }
 
-async fn deliver(state: &AppState, delivery: Delivery<'_>) -> Result<(), Refusal> {
+/// One of the sink's in-flight places, or `503` with `Retry-After` after the bounded wait.
+async fn admit(state: &AppState, live: &Live) -> Result<DeliveryPermit, Refusal> {
+    live.sink.admit().await.map_err(|error| {
+        state.metrics.record_shed(live.sink.label());
+        tracing::warn!(%error, "the bot is saturated: asking the platform to retry");
+        Refusal::SinkBusy {
+            reason: error.to_string(),
+        }
+    })
+}
+
+async fn deliver(
+    state: &AppState,
+    live: &Live,
+    delivery: Delivery<'_>,
+    permit: DeliveryPermit,
+) -> Result<(), Refusal> {
     let started = Instant::now();
-    let result = state.sink.deliver(delivery).await;
+    let _in_flight = state.metrics.delivery_started();
+    let result = live.sink.deliver(delivery, permit).await;
     let seconds = started.elapsed().as_secs_f64();
-    let label = state.sink.label();
+    let label = live.sink.label();
     match result {
         Ok(()) => {
             state.metrics.record_delivery(label, "delivered", seconds);
@@ -512,6 +781,12 @@ async fn deliver(state: &AppState, delivery: Delivery<'_>) -> Result<(), Refusal
                     "unreachable",
                     Refusal::SinkUnavailable {
                         reason: "the bot could not be reached".to_owned(),
+                    },
+                ),
+                SinkError::Saturated { .. } => (
+                    "saturated",
+                    Refusal::SinkBusy {
+                        reason: error.to_string(),
                     },
                 ),
                 SinkError::TimedOut { .. } => (

@@ -57,6 +57,23 @@ pub struct ServerConfig {
     pub workers: usize,
     /// How long a graceful shutdown waits for in-flight requests, in seconds.
     pub shutdown_timeout_secs: u64,
+    /// How long the head of each request may take to arrive once its first byte did, in
+    /// milliseconds; a late head gets `408` and the connection is closed. It applies to every
+    /// request of a kept-alive connection, not only the first.
+    pub header_timeout_ms: u64,
+    /// How long a request's whole body may take to arrive once its head did, in milliseconds; a
+    /// late body gets `408` and the connection is closed.
+    pub body_timeout_ms: u64,
+    /// At most this many connections are open at once (split evenly between the workers); further
+    /// clients wait in the listen backlog. Bounds the memory unauthenticated clients can hold.
+    pub max_connections: usize,
+    /// The listen backlog: connections the kernel queues before callhook accepts them.
+    pub backlog: u32,
+    /// At most this many delivered message ids are remembered for de-duplication.
+    pub dedup_capacity: usize,
+    /// How long a delivered message id is remembered, in seconds: a retry within it is answered
+    /// `202` and not delivered again.
+    pub dedup_window_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -67,6 +84,12 @@ impl Default for ServerConfig {
             max_body_bytes: 262_144,
             workers: 0,
             shutdown_timeout_secs: 30,
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 10_000,
+            max_connections: 1_024,
+            backlog: 1_024,
+            dedup_capacity: 1_000_000,
+            dedup_window_secs: 600,
         }
     }
 }
@@ -105,6 +128,22 @@ pub struct ForwardConfig {
     /// check with any Standard Webhooks library that it came through callhook unchanged.
     #[serde(default)]
     pub signing_secret: Option<Secret>,
+    /// At most this many deliveries to the bot at once; the connections to the bot are pooled and
+    /// kept alive up to this number.
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
+    /// How long a delivery waits for one of the `max_in_flight` places, in milliseconds, before the
+    /// platform is answered `503` with `Retry-After` (and retries).
+    #[serde(default = "default_max_wait_ms")]
+    pub max_wait_ms: u64,
+}
+
+fn default_max_in_flight() -> usize {
+    64
+}
+
+fn default_max_wait_ms() -> u64 {
+    1_000
 }
 
 /// A configured secret: deserialized like a string, never shown by `Debug`.
@@ -211,6 +250,32 @@ impl Config {
         if self.server.max_body_bytes == 0 {
             problems.push("server.max_body_bytes: expected a positive number of bytes".to_owned());
         }
+        for (key, value) in [
+            ("server.header_timeout_ms", self.server.header_timeout_ms),
+            ("server.body_timeout_ms", self.server.body_timeout_ms),
+            ("server.dedup_window_secs", self.server.dedup_window_secs),
+        ] {
+            if value == 0 {
+                problems.push(format!("{key}: expected a positive number, got 0"));
+            }
+        }
+        if self.server.max_connections == 0 {
+            problems.push(
+                "server.max_connections: expected a positive number of connections, got 0"
+                    .to_owned(),
+            );
+        }
+        if self.server.backlog == 0 || self.server.backlog > i32::MAX as u32 {
+            problems.push(format!(
+                "server.backlog: expected a number of connections from 1 to {}, got {}",
+                i32::MAX,
+                self.server.backlog
+            ));
+        }
+        if self.server.dedup_capacity == 0 {
+            problems
+                .push("server.dedup_capacity: expected a positive number of ids, got 0".to_owned());
+        }
         if let Err(error) = self.auth.validate() {
             problems.push(format!("auth.{}: {}", error.key, error.problem));
         }
@@ -233,6 +298,11 @@ impl Config {
             }
             if forward.timeout_ms == 0 {
                 problems.push("sink.timeout_ms: expected a positive number of milliseconds".into());
+            }
+            if forward.max_in_flight == 0 {
+                problems.push(
+                    "sink.max_in_flight: expected a positive number of deliveries, got 0".into(),
+                );
             }
             if let Some(secret) = &forward.signing_secret
                 && let Err(error) =

@@ -39,8 +39,11 @@ pub mod answer;
 pub mod app;
 pub mod classify;
 pub mod config;
+pub mod connection;
+pub mod dedup;
 #[cfg(feature = "dev-tools")]
 pub mod devtools;
+pub mod logging;
 pub mod metrics;
 pub mod server;
 pub mod sink;

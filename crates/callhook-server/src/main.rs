@@ -170,23 +170,28 @@ fn serve(config_path: &std::path::Path, log_format: LogFormat, log: &str) -> Exi
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    if let Err(error) = init_logging(log_format, log) {
-        eprintln!("callhook: --log: {error}");
-        return ExitCode::from(EXIT_CONFIG);
-    }
+    let _log_guard = match init_logging(log_format, log) {
+        Ok(guard) => guard,
+        Err(error) => {
+            report(&format!("callhook: --log: {error}"));
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
     let listener = match callhook_server::server::bind(&config) {
         Ok(listener) => listener,
         Err(error) => {
-            eprintln!("callhook: {error}");
+            report(&format!("callhook: {error}"));
             return ExitCode::FAILURE;
         }
     };
-    let result = actix_web::rt::System::new()
-        .block_on(async move { callhook_server::server::serve(config, listener).await });
+    let reload_from = config_path.to_path_buf();
+    let result = actix_web::rt::System::new().block_on(async move {
+        callhook_server::server::serve_reloadable(config, listener, reload_from).await
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("callhook: {error}");
+            report(&format!("callhook: {error}"));
             ExitCode::FAILURE
         }
     }
@@ -203,9 +208,17 @@ mod dev {
     use callhook_server::devtools::simulate::{Audience, ScenarioSet, Simulator, now, render};
 
     pub(crate) fn demo(once: bool, verbose: bool) -> ExitCode {
-        if verbose && let Err(error) = super::init_logging(super::LogFormat::Pretty, "info") {
-            eprintln!("callhook demo: {error}");
-        }
+        let _log_guard = if verbose {
+            match super::init_logging(super::LogFormat::Pretty, "info") {
+                Ok(guard) => Some(guard),
+                Err(error) => {
+                    eprintln!("callhook demo: {error}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
         match actix_web::rt::System::new().block_on(demo::run(DemoOptions { once })) {
             Ok(outcome) if outcome.failed == 0 => ExitCode::SUCCESS,
             Ok(_) => ExitCode::FAILURE,
@@ -321,14 +334,22 @@ mod dev {
     }
 }
 
-fn init_logging(format: LogFormat, filter: &str) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Pretty => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-    }
-    Ok(())
+fn init_logging(
+    format: LogFormat,
+    filter: &str,
+) -> Result<callhook_server::logging::LogGuard, callhook_server::logging::LogInitError> {
+    callhook_server::logging::init(
+        match format {
+            LogFormat::Pretty => callhook_server::logging::LogFormat::Pretty,
+            LogFormat::Json => callhook_server::logging::LogFormat::Json,
+        },
+        filter,
+    )
+}
+
+/// A line on stderr that cannot panic: once the server runs, stderr may be a pipe whose reader
+/// has gone away, and `eprintln!` panics on a failed write.
+fn report(line: &str) {
+    use std::io::Write as _;
+    let _ignored = writeln!(std::io::stderr(), "{line}");
 }

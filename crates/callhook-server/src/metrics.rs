@@ -7,11 +7,13 @@
 use std::sync::Arc;
 
 use callhook_auth::Authenticator;
+
+use crate::dedup::DedupStore;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -49,11 +51,30 @@ pub struct Metrics {
     deliveries: Family<DeliveryLabels, Counter>,
     request_seconds: Histogram,
     delivery_seconds: Histogram,
+    deliveries_in_flight: Gauge,
+    shed: Family<SinkLabels, Counter>,
+}
+
+/// Labels of `callhook_sink_shed_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SinkLabels {
+    sink: &'static str,
+}
+
+/// Counts a delivery as in flight until dropped.
+#[derive(Debug)]
+pub struct InFlightDelivery(Gauge);
+
+impl Drop for InFlightDelivery {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 impl Metrics {
-    /// Registers every metric; `authenticator` provides the key-source counters at scrape time.
-    pub fn new(authenticator: Arc<Authenticator>) -> Self {
+    /// Registers every metric; `authenticator` provides the key-source counters and `dedup` the
+    /// de-duplication store's figures at scrape time.
+    pub fn new(authenticator: Arc<Authenticator>, dedup: Arc<DedupStore>) -> Self {
         let mut registry = Registry::with_prefix("callhook");
         let requests = Family::<OutcomeLabels, Counter>::default();
         registry.register(
@@ -86,8 +107,24 @@ impl Metrics {
             "Time the sink took to take one notification",
             delivery_seconds.clone(),
         );
+        let deliveries_in_flight = Gauge::default();
+        registry.register(
+            "sink_in_flight",
+            "Deliveries to the sink in flight now",
+            deliveries_in_flight.clone(),
+        );
+        let shed = Family::<SinkLabels, Counter>::default();
+        registry.register(
+            "sink_shed",
+            "Deliveries refused with 503 because every in-flight place of the sink stayed taken \
+             for the bounded wait (sink.max_in_flight, sink.max_wait_ms)",
+            shed.clone(),
+        );
         registry.register_collector(Box::new(KeySourceCollector { authenticator }));
+        registry.register_collector(Box::new(ProcessCollector { dedup }));
         Self {
+            deliveries_in_flight,
+            shed,
             registry,
             requests,
             auth_failures,
@@ -118,6 +155,17 @@ impl Metrics {
             .get_or_create(&DeliveryLabels { sink, result })
             .inc();
         self.delivery_seconds.observe(seconds);
+    }
+
+    /// Counts one delivery refused because the sink was saturated.
+    pub fn record_shed(&self, sink: &'static str) {
+        self.shed.get_or_create(&SinkLabels { sink }).inc();
+    }
+
+    /// Counts a delivery in flight until the returned guard is dropped.
+    pub fn delivery_started(&self) -> InFlightDelivery {
+        self.deliveries_in_flight.inc();
+        InFlightDelivery(self.deliveries_in_flight.clone())
     }
 
     /// The Prometheus text exposition of every metric.
@@ -165,6 +213,57 @@ impl Collector for KeySourceCollector {
             ready.metric_type(),
         )?;
         ready.encode(metric)?;
+        Ok(())
+    }
+}
+
+/// Reads the de-duplication store and the log writer at scrape time.
+#[derive(Debug)]
+struct ProcessCollector {
+    dedup: Arc<DedupStore>,
+}
+
+impl Collector for ProcessCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let to_i64 = |value: usize| i64::try_from(value).unwrap_or(i64::MAX);
+        for (name, help, value) in [
+            (
+                "dedup_remembered_ids",
+                "Delivered message ids remembered now for de-duplication",
+                to_i64(self.dedup.remembered()),
+            ),
+            (
+                "dedup_in_flight_ids",
+                "Message ids whose delivery is in flight now",
+                to_i64(self.dedup.in_flight()),
+            ),
+            (
+                "dedup_bytes",
+                "Approximate heap bytes of the de-duplication store",
+                to_i64(self.dedup.approximate_bytes()),
+            ),
+        ] {
+            let gauge = ConstGauge::new(value);
+            let metric = encoder.encode_descriptor(name, help, None, gauge.metric_type())?;
+            gauge.encode(metric)?;
+        }
+        for (name, help, value) in [
+            (
+                "dedup_forgotten_early",
+                "Message ids forgotten before their window ended because the store was full \
+                 (server.dedup_capacity)",
+                self.dedup.forgotten_early(),
+            ),
+            (
+                "log_lines_dropped",
+                "Log lines dropped because the log buffer was full or stderr could not be written",
+                crate::logging::dropped_lines(),
+            ),
+        ] {
+            let counter = ConstCounter::new(value);
+            let metric = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
+            counter.encode(metric)?;
+        }
         Ok(())
     }
 }

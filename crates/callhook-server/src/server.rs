@@ -1,15 +1,25 @@
-//! Running the app on a socket, with graceful shutdown.
+//! Running the app on a socket: the connection limits, graceful shutdown and configuration reload.
+//!
+//! The HTTP server is assembled from actix-web's own layers (actix-server accepting, actix-http
+//! parsing) rather than through `HttpServer`, so that callhook owns each connection's stream:
+//! [`GuardedStream`] puts a deadline on the head of every request, which actix-http does only for
+//! the first request of a connection.
 
 use std::net::TcpListener;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::Server;
-use actix_web::{HttpServer, web};
+use actix_http::HttpService;
+use actix_server::Server;
+use actix_service::{ServiceFactoryExt as _, fn_service, map_config};
+use actix_web::dev::{AppConfig, Extensions};
+use actix_web::web;
 use callhook_auth::{Authenticator, SystemClock};
 
 use crate::app::{AppState, StateError, app};
 use crate::config::Config;
+use crate::connection::{GuardedStream, KEEP_ALIVE};
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -30,16 +40,19 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
-/// Binds `config.server.listen`.
+/// Binds `config.server.listen` with the configured listen backlog (`server.backlog`).
 pub fn bind(config: &Config) -> Result<TcpListener, ServeError> {
-    TcpListener::bind(config.server.listen).map_err(|source| ServeError::Bind {
-        address: config.server.listen.to_string(),
-        source,
-    })
+    crate::connection::bind_with_backlog(config.server.listen, config.server.backlog).map_err(
+        |source| ServeError::Bind {
+            address: config.server.listen.to_string(),
+            source,
+        },
+    )
 }
 
 /// Runs the webhook server on `listener` until SIGTERM or SIGINT, then lets in-flight requests finish
-/// (up to `server.shutdown_timeout_secs`) and returns.
+/// (up to `server.shutdown_timeout_secs`) and returns. SIGHUP is ignored (see
+/// [`serve_reloadable`]).
 ///
 /// Must run inside an actix (tokio) system, such as `#[actix_web::main]`.
 pub async fn serve(config: Config, listener: TcpListener) -> Result<(), ServeError> {
@@ -47,7 +60,25 @@ pub async fn serve(config: Config, listener: TcpListener) -> Result<(), ServeErr
         config.auth.clone(),
         Arc::new(SystemClock),
     ));
-    serve_with(config, listener, authenticator).await
+    run(config, listener, authenticator, None).await
+}
+
+/// Like [`serve`], and SIGHUP reloads the configuration from `config_file` (and the environment):
+/// the new configuration is validated first, a bad one is logged and the running one stays.
+/// Routing, partition, tenants and the rest of `[auth]`'s verification settings, `[protocol]`,
+/// the sink and the body limits change without a restart; the settings of the socket, the
+/// connections, the de-duplication store and the key source take effect at the next start, and the
+/// log says so.
+pub async fn serve_reloadable(
+    config: Config,
+    listener: TcpListener,
+    config_file: PathBuf,
+) -> Result<(), ServeError> {
+    let authenticator = Arc::new(Authenticator::new(
+        config.auth.clone(),
+        Arc::new(SystemClock),
+    ));
+    run(config, listener, authenticator, Some(config_file)).await
 }
 
 /// Like [`serve`], with an authenticator built by the caller (tests, the demo).
@@ -56,12 +87,36 @@ pub async fn serve_with(
     listener: TcpListener,
     authenticator: Arc<Authenticator>,
 ) -> Result<(), ServeError> {
+    run(config, listener, authenticator, None).await
+}
+
+async fn run(
+    config: Config,
+    listener: TcpListener,
+    authenticator: Arc<Authenticator>,
+    reload_from: Option<PathBuf>,
+) -> Result<(), ServeError> {
     let state = web::Data::new(AppState::new(&config, authenticator)?);
     let server = start_with_state(&config, listener, state.clone())?;
     let handle = server.handle();
     let shutdown_timeout = Duration::from_secs(config.server.shutdown_timeout_secs);
-    actix_web::rt::spawn(async move {
-        let signal = shutdown_signal().await;
+    let signals = match Signals::listen() {
+        Ok(signals) => signals,
+        Err(error) => {
+            handle.stop(false).await;
+            return Err(ServeError::Io(error));
+        }
+    };
+    let listener_state = state.clone();
+    let task = actix_web::rt::spawn(async move {
+        let state = listener_state;
+        let mut signals = signals;
+        let signal = loop {
+            match signals.next().await {
+                Signal::Reload => reload(&state, reload_from.as_ref()),
+                Signal::Stop(name) => break name,
+            }
+        };
         tracing::info!(
             signal,
             in_flight = state.in_flight(),
@@ -83,9 +138,50 @@ pub async fn serve_with(
         tokio::time::sleep(Duration::from_millis(100)).await;
         handle.stop(true).await;
     });
+    // If the listener ever died, nothing would stop the server on SIGTERM: `/healthz` fails then,
+    // so that a supervisor restarts the process.
+    state.watch_task("signal listener", task.abort_handle());
     server.await?;
     tracing::info!("callhook stopped");
     Ok(())
+}
+
+/// Reloads the configuration on SIGHUP; a configuration that does not load or validate is
+/// logged and the running one stays.
+fn reload(state: &AppState, config_file: Option<&PathBuf>) {
+    let Some(config_file) = config_file else {
+        tracing::info!("SIGHUP: no configuration file to reload from; ignored");
+        return;
+    };
+    let config = match Config::load(config_file) {
+        Ok(config) => config,
+        Err(error) => {
+            tracing::error!(
+                file = %config_file.display(),
+                problems = ?error.problems(),
+                "SIGHUP: the new configuration was refused; the running configuration stays"
+            );
+            return;
+        }
+    };
+    match state.reload(config) {
+        Ok(report) => {
+            for key in &report.needs_restart {
+                tracing::warn!(
+                    key,
+                    "SIGHUP: this setting changed but takes effect only at the next start"
+                );
+            }
+            tracing::info!(
+                file = %config_file.display(),
+                "SIGHUP: configuration reloaded"
+            );
+        }
+        Err(error) => tracing::error!(
+            %error,
+            "SIGHUP: the new configuration was refused; the running configuration stays"
+        ),
+    }
 }
 
 /// Starts the server on `listener` and returns it without waiting: await the returned
@@ -105,52 +201,106 @@ fn start_with_state(
     listener: TcpListener,
     state: web::Data<AppState>,
 ) -> Result<Server, ServeError> {
-    let address = listener.local_addr().ok();
-    let mut server = HttpServer::new(move || app(state.clone()))
+    listener.set_nonblocking(true)?;
+    let address = listener.local_addr()?;
+    let workers = if config.server.workers > 0 {
+        config.server.workers
+    } else {
+        std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+    };
+    // actix-server's connection limit is per worker: split the configured total between them, so
+    // that the process never holds more than `max_connections`.
+    let per_worker = (config.server.max_connections / workers).max(1);
+    let header_timeout = Duration::from_millis(config.server.header_timeout_ms);
+    let server = Server::build()
+        .workers(workers)
+        .max_concurrent_connections(per_worker)
         .shutdown_timeout(config.server.shutdown_timeout_secs)
-        .client_request_timeout(Duration::from_secs(10))
         // Signals are handled by `serve`, the same way for SIGTERM and SIGINT (actix's own
         // handler stops at once on SIGINT).
-        .disable_signals();
-    if config.server.workers > 0 {
-        server = server.workers(config.server.workers);
-    }
-    let server = server.listen(listener)?.run();
-    if let Some(address) = address {
-        tracing::info!(
-            %address,
-            webhook_path = %config.server.webhook_path,
-            "callhook is listening"
-        );
-    }
+        .disable_signals()
+        .listen("callhook", listener, move || {
+            let app = app(state.clone());
+            let http = HttpService::<GuardedStream, _, _>::build()
+                .keep_alive(KEEP_ALIVE)
+                .client_request_timeout(header_timeout)
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .local_addr(address)
+                .on_connect_ext(|stream: &GuardedStream, data: &mut Extensions| {
+                    data.insert(stream.phase());
+                })
+                .h1(map_config(app, |()| AppConfig::default()));
+            fn_service(move |stream: tokio::net::TcpStream| {
+                let peer = stream.peer_addr().ok();
+                std::future::ready(Ok::<_, actix_http::error::DispatchError>((
+                    GuardedStream::new(stream, header_timeout),
+                    peer,
+                )))
+            })
+            .and_then(http)
+        })?
+        .run();
+    tracing::info!(
+        %address,
+        webhook_path = %config.server.webhook_path,
+        workers,
+        max_connections = per_worker * workers,
+        "callhook is listening"
+    );
     Ok(server)
 }
 
-/// Waits for SIGTERM or SIGINT (Ctrl-C) and names it.
-async fn shutdown_signal() -> &'static str {
+/// What a signal asks for.
+enum Signal {
+    /// SIGHUP.
+    Reload,
+    /// SIGTERM or SIGINT, named.
+    Stop(&'static str),
+}
+
+/// The process's signal streams, registered once so that no signal is lost between two waits.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) {
-            (Ok(mut terminate), Ok(mut interrupt)) => {
-                tokio::select! {
-                    _ = terminate.recv() => "SIGTERM",
-                    _ = interrupt.recv() => "SIGINT",
-                }
-            }
-            _ => {
-                tracing::warn!("cannot listen for SIGTERM: only Ctrl-C stops the server");
-                let _ignored = tokio::signal::ctrl_c().await;
-                "SIGINT"
-            }
+    streams: (
+        tokio::signal::unix::Signal,
+        tokio::signal::unix::Signal,
+        tokio::signal::unix::Signal,
+    ),
+}
+
+impl Signals {
+    fn listen() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                streams: (
+                    signal(SignalKind::terminate())?,
+                    signal(SignalKind::interrupt())?,
+                    signal(SignalKind::hangup())?,
+                ),
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Self {})
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ignored = tokio::signal::ctrl_c().await;
-        "Ctrl-C"
+
+    async fn next(&mut self) -> Signal {
+        #[cfg(unix)]
+        {
+            let (terminate, interrupt, hangup) = &mut self.streams;
+            tokio::select! {
+                _ = terminate.recv() => Signal::Stop("SIGTERM"),
+                _ = interrupt.recv() => Signal::Stop("SIGINT"),
+                _ = hangup.recv() => Signal::Reload,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ignored = tokio::signal::ctrl_c().await;
+            Signal::Stop("Ctrl-C")
+        }
     }
 }

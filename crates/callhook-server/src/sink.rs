@@ -3,6 +3,7 @@
 //! A sink returns only once the notification was taken (or could not be): the handler answers
 //! `202 Accepted` after a successful delivery and never before, so a 202 always means delivered.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -67,6 +68,15 @@ pub enum SinkError {
         /// The bot's status code.
         status: u16,
     },
+    /// Every one of the `max_in_flight` places was taken for the whole bounded wait: the platform
+    /// is asked to retry later.
+    #[error("{max_in_flight} deliveries were already in flight for {waited_ms} ms")]
+    Saturated {
+        /// The configured limit.
+        max_in_flight: usize,
+        /// How long this delivery waited for a place.
+        waited_ms: u64,
+    },
     /// Any other transport failure.
     #[error("delivery to {url} failed: {reason}")]
     Transport {
@@ -103,14 +113,44 @@ impl Sink {
         }
     }
 
-    /// Hands one notification over; returns once it was taken.
-    pub async fn deliver(&self, delivery: Delivery<'_>) -> Result<(), SinkError> {
+    /// Takes one of the sink's in-flight places, waiting for one at most as configured; the
+    /// place is given back when the returned permit is dropped. The log sink has no limit.
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::Saturated`] when no place came free in time.
+    pub async fn admit(&self) -> Result<DeliveryPermit, SinkError> {
         match self {
+            Self::Log => Ok(DeliveryPermit { _place: None }),
+            Self::Forward(forward) => forward.admit().await,
+        }
+    }
+
+    /// Hands one notification over; returns once it was taken. `permit` comes from
+    /// [`Sink::admit`].
+    pub async fn deliver(
+        &self,
+        delivery: Delivery<'_>,
+        permit: DeliveryPermit,
+    ) -> Result<(), SinkError> {
+        let result = match self {
             Self::Log => {
                 log_delivery(&delivery);
                 Ok(())
             }
             Self::Forward(forward) => forward.deliver(delivery).await,
+        };
+        drop(permit);
+        result
+    }
+
+    /// Deliveries in flight now (forward sink), for `/metrics`.
+    pub fn in_flight(&self) -> usize {
+        match self {
+            Self::Log => 0,
+            Self::Forward(forward) => forward
+                .max_in_flight
+                .saturating_sub(forward.places.available_permits()),
         }
     }
 }
@@ -162,6 +202,12 @@ fn log_delivery(delivery: &Delivery<'_>) {
     }
 }
 
+/// One of a sink's in-flight places, held for the length of a delivery.
+#[derive(Debug)]
+pub struct DeliveryPermit {
+    _place: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
 /// POSTs each accepted request body, byte for byte, to the bot behind callhook.
 #[derive(Debug, Clone)]
 pub struct ForwardSink {
@@ -169,6 +215,10 @@ pub struct ForwardSink {
     url: reqwest::Url,
     timeout_ms: u64,
     signer: Option<WebhookSigner>,
+    /// `max_in_flight` places: a burst of the platform never opens more connections to the bot.
+    places: Arc<tokio::sync::Semaphore>,
+    max_in_flight: usize,
+    max_wait: Duration,
 }
 
 impl ForwardSink {
@@ -177,6 +227,10 @@ impl ForwardSink {
             .map_err(|error| SinkBuildError(error.to_string()))?
             .timeout(Duration::from_millis(config.timeout_ms))
             .redirect(reqwest::redirect::Policy::none())
+            // Every delivery in flight may keep its connection for the next one.
+            .pool_max_idle_per_host(config.max_in_flight)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .tcp_nodelay(true)
             .build()
             .map_err(|error| SinkBuildError(error.to_string()))?;
         let signer = config
@@ -190,7 +244,24 @@ impl ForwardSink {
             url: config.url.clone(),
             timeout_ms: config.timeout_ms,
             signer,
+            places: Arc::new(tokio::sync::Semaphore::new(config.max_in_flight)),
+            max_in_flight: config.max_in_flight,
+            max_wait: Duration::from_millis(config.max_wait_ms),
         })
+    }
+
+    async fn admit(&self) -> Result<DeliveryPermit, SinkError> {
+        let saturated = || SinkError::Saturated {
+            max_in_flight: self.max_in_flight,
+            waited_ms: u64::try_from(self.max_wait.as_millis()).unwrap_or(u64::MAX),
+        };
+        match tokio::time::timeout(self.max_wait, Arc::clone(&self.places).acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(DeliveryPermit {
+                _place: Some(permit),
+            }),
+            // The semaphore is never closed; a closed one would mean no place ever comes free.
+            Ok(Err(_)) | Err(_) => Err(saturated()),
+        }
     }
 
     async fn deliver(&self, delivery: Delivery<'_>) -> Result<(), SinkError> {

@@ -39,7 +39,15 @@ pub struct Issuer {
 
 impl Issuer {
     pub async fn start() -> Self {
-        let server = MockServer::start().await;
+        Self::serve(MockServer::start().await).await
+    }
+
+    /// The issuer on a listener the test bound (to start it after callhook, on a known port).
+    pub async fn start_on(listener: TcpListener) -> Self {
+        Self::serve(MockServer::builder().listener(listener).start().await).await
+    }
+
+    async fn serve(server: MockServer) -> Self {
         let dev = DevIssuer::new();
         let jwks_uri = format!("{}/v1/keys", server.uri());
         Mock::given(method("GET"))
@@ -223,7 +231,9 @@ pub struct Binary {
     pub child: std::process::Child,
     pub base: String,
     /// Keeps the configuration file alive as long as the process.
-    _config: tempfile::NamedTempFile,
+    config: tempfile::NamedTempFile,
+    /// Every line callhook logged so far (JSON).
+    pub lines: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Drop for Binary {
@@ -240,11 +250,48 @@ impl Binary {
 
     /// Sends SIGTERM.
     pub fn terminate(&self) {
+        self.signal("TERM");
+    }
+
+    /// Sends `SIG{name}`.
+    pub fn signal(&self, name: &str) {
         let status = std::process::Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([&format!("-{name}"), &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
+    }
+
+    /// The configuration file the process was started with (rewrite it, then send SIGHUP).
+    pub fn config_path(&self) -> &std::path::Path {
+        self.config.path()
+    }
+
+    /// How many logged lines contain `needle`.
+    pub fn count_lines(&self, needle: &str) -> usize {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|line| line.contains(needle))
+            .count()
+    }
+
+    /// Waits (at most 10 s) until a logged line contains `needle`, and returns it.
+    pub async fn wait_for_line(&self, needle: &str) -> String {
+        for _ in 0..200 {
+            if let Some(line) = self
+                .lines
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|line| line.contains(needle))
+            {
+                return line.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("callhook never logged {needle:?}");
     }
 
     /// Waits (at most `limit`) for the process to exit and returns its exit code.
@@ -277,15 +324,18 @@ pub async fn spawn_binary(exe: &str, toml: &str, wait_ready: bool) -> Binary {
         .unwrap();
     let stderr = child.stderr.take().unwrap();
     let (sender, receiver) = std::sync::mpsc::channel::<String>();
+    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = Arc::clone(&lines);
     std::thread::spawn(move || {
         let mut sender = Some(sender);
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            // Only the first "listening" line is needed; the rest is read so the pipe never fills.
+            // The first "listening" line says where; every line is kept for the tests to read.
             if line.contains("callhook is listening") {
                 if let Some(sender) = sender.take() {
-                    let _sent = sender.send(line);
+                    let _sent = sender.send(line.clone());
                 }
             }
+            kept.lock().unwrap().push(line);
         }
     });
     let line = tokio::task::spawn_blocking(move || receiver.recv_timeout(Duration::from_secs(30)))
@@ -297,7 +347,8 @@ pub async fn spawn_binary(exe: &str, toml: &str, wait_ready: bool) -> Binary {
     let binary = Binary {
         child,
         base,
-        _config: config,
+        config,
+        lines,
     };
     if wait_ready {
         let ready = binary.url("/readyz");

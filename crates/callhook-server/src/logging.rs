@@ -1,0 +1,155 @@
+//! Logging to stderr that can never stop the server.
+//!
+//! A log reader goes away in production: a log shipper restarts, a `kubectl logs` pipe closes,
+//! `callhook serve 2>&1 | head` exits. Writing to stderr then fails with `EPIPE`, and
+//! `tracing-subscriber`'s default reaction is to report the failure with `eprintln!`, which panics
+//! when stderr is broken, inside whichever task was logging: a request, the key refresher or the
+//! signal listener. So callhook's log lines are:
+//!
+//! - formatted on the request path but written off it, by a dedicated thread
+//!   (`tracing-appender`'s non-blocking writer) fed through a bounded channel of
+//!   [`BUFFERED_LINES`] lines, so that a slow reader never blocks a request;
+//! - dropped, and counted, when that channel is full or the write fails: a failed write is
+//!   swallowed by [`CountingStderr`], so neither the writer thread nor any task ever sees an
+//!   error to panic on;
+//! - never reported through `eprintln!` (`log_internal_errors(false)`).
+//!
+//! [`dropped_lines`] is exported as `callhook_log_lines_dropped_total`.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
+
+/// How many formatted lines may wait for the writer thread; beyond it, lines are dropped and
+/// counted. At a few hundred bytes a line this bounds the buffer to a few MiB.
+pub const BUFFERED_LINES: usize = 8_192;
+
+/// The format of the lines on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The counters behind [`dropped_lines`], set once by [`init`].
+#[derive(Debug)]
+struct Counters {
+    /// Lines the channel had no room for (counted by `tracing-appender`).
+    channel_full: ErrorCounter,
+}
+
+static COUNTERS: OnceLock<Counters> = OnceLock::new();
+
+/// Lines whose write to stderr failed (counted by [`CountingStderr`]).
+static WRITE_FAILURES: AtomicU64 = AtomicU64::new(0);
+
+/// Log lines dropped since the start: the buffer was full or stderr could not be written.
+pub fn dropped_lines() -> u64 {
+    let full = COUNTERS
+        .get()
+        .map_or(0, |counters| counters.channel_full.dropped_lines());
+    u64::try_from(full)
+        .unwrap_or(u64::MAX)
+        .saturating_add(WRITE_FAILURES.load(Ordering::Relaxed))
+}
+
+/// Keeps the writer thread running; dropping it flushes what is buffered (for at most about a
+/// second) and stops the thread. Keep it until the program ends.
+#[derive(Debug)]
+pub struct LogGuard {
+    worker: Option<WorkerGuard>,
+}
+
+impl Drop for LogGuard {
+    fn drop(&mut self) {
+        // `tracing-appender`'s guard reports a flush that timed out with `println!`, which panics
+        // when stdout is broken too; a panic while exiting would turn exit code 0 into 101.
+        if let Some(worker) = self.worker.take() {
+            let _flushed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(worker)));
+        }
+    }
+}
+
+/// Why logging could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum LogInitError {
+    /// The filter is not `tracing`'s `EnvFilter` syntax.
+    #[error("invalid log filter {filter:?}: {reason}")]
+    Filter {
+        /// The filter as given.
+        filter: String,
+        /// What the parser said.
+        reason: String,
+    },
+    /// A global subscriber was already installed.
+    #[error("logging was already set up")]
+    AlreadySet,
+}
+
+/// Installs the global subscriber: `filter` (`EnvFilter` syntax) in `format`, on stderr through
+/// the non-blocking writer. Call once, early, and keep the guard.
+pub fn init(format: LogFormat, filter: &str) -> Result<LogGuard, LogInitError> {
+    let env_filter =
+        tracing_subscriber::EnvFilter::try_new(filter).map_err(|error| LogInitError::Filter {
+            filter: filter.to_owned(),
+            reason: error.to_string(),
+        })?;
+    let (writer, worker) = NonBlockingBuilder::default()
+        .lossy(true)
+        .buffered_lines_limit(BUFFERED_LINES)
+        .thread_name("callhook-log")
+        .finish(CountingStderr);
+    let counters = Counters {
+        channel_full: writer.error_counter(),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(env_filter)
+        .with_writer(writer)
+        .log_internal_errors(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let installed = match format {
+        LogFormat::Pretty => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+    installed.map_err(|_| LogInitError::AlreadySet)?;
+    // Only the first successful `init` gets here, so the cell is empty.
+    let _first = COUNTERS.set(counters);
+    Ok(LogGuard {
+        worker: Some(worker),
+    })
+}
+
+/// Stderr that never fails: a line that cannot be written is counted and forgotten. The writer
+/// thread calls `write_all` once per line, so one failure is one dropped line.
+#[derive(Debug)]
+pub struct CountingStderr;
+
+impl std::io::Write for CountingStderr {
+    fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
+        if std::io::Write::write_all(&mut std::io::stderr().lock(), line).is_err() {
+            WRITE_FAILURES.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(line.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        // A failed flush has nothing left to count: each line was counted by `write`.
+        let _ignored = std::io::Write::flush(&mut std::io::stderr());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    #[test]
+    fn counting_stderr_never_reports_an_error() {
+        let mut writer = super::CountingStderr;
+        assert_eq!(writer.write(b"").ok(), Some(0));
+        assert!(writer.flush().is_ok());
+    }
+}
