@@ -79,6 +79,13 @@ macro_rules! lenient_enum {
                 deserializer.deserialize_str(LenientTextVisitor { type_name: stringify!($name), parse: Self::parse })
             }
         }
+
+        impl crate::fit::Fits for $name {
+            // Any string reads (unknown text is kept); anything else is refused.
+            fn fits<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+                crate::fit::read_leaf(deserializer, crate::fit::Leaf::Text)
+            }
+        }
     };
 }
 

@@ -22,6 +22,7 @@
 //! enumeration value is written in its documented spelling (`"Incoming"` becomes `"incoming"`), and a
 //! modelled optional member whose value was JSON `null` is read as absent and therefore not written.
 
+pub mod facts;
 mod fast;
 mod parts;
 mod resources;

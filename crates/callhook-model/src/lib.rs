@@ -44,11 +44,15 @@
 
 mod code;
 mod enums;
+mod fit;
 pub mod graph;
 pub mod legacy;
 mod macros;
 mod wire;
 
+pub use graph::facts::{
+    Facts, FactsError, IncomingCallFacts, NotificationFacts, NotificationSummary, read_facts,
+};
 pub use graph::{
     Call, CallDirection, CallState, ChangeType, CommsNotification, CommsNotifications,
     EnvelopeError, Identity, IdentitySet, Modality, Participant, Resource, ResourceData,

@@ -98,6 +98,67 @@ macro_rules! model_struct {
                 deserializer.deserialize_map(MembersVisitor)
             }
         }
+
+        impl $name {
+            /// Reads the members left in `map` and says whether they fit this struct, by the rules
+            /// of its `Deserialize` (a modelled member must be `null` or fit its type; the others
+            /// are kept in `extra`, so anything fits there), without building it.
+            ///
+            /// `read_member` is offered each member first, to read the facts it wants: it returns
+            /// `Some(fits)` when it consumed the member's value, `None` to leave it to this check.
+            /// As in the tolerant path, which reads an object with repeated members as its last
+            /// occurrence, the last occurrence of a modelled member decides.
+            pub(crate) fn fit_members<'de, A: serde::de::MapAccess<'de>>(
+                map: &mut A,
+                mut read_member: impl FnMut(&str, &mut A) -> Result<Option<bool>, A::Error>,
+            ) -> Result<bool, A::Error> {
+                struct Fitting {
+                    $( $field: bool, )*
+                }
+                let mut fitting = Fitting { $( $field: true, )* };
+                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                    let read = read_member(key.as_str(), map)?;
+                    match key.as_str() {
+                        $(
+                            $json => {
+                                fitting.$field = match read {
+                                    Some(fits) => fits,
+                                    None => map
+                                        .next_value::<crate::fit::FieldFit<$field_type>>()?
+                                        .fits(),
+                                };
+                            }
+                        )*
+                        _ => {
+                            if read.is_none() {
+                                map.next_value::<serde::de::IgnoredAny>()?;
+                            }
+                        }
+                    }
+                }
+                Ok(true $( && fitting.$field )*)
+            }
+        }
+
+        impl crate::fit::Fits for $name {
+            fn fits<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+                struct Members;
+
+                impl<'de> crate::fit::Shape<'de> for Members {
+                    type Value = bool;
+
+                    fn other(self) -> bool {
+                        false
+                    }
+
+                    fn map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+                        $name::fit_members(&mut map, |_, _| Ok(None))
+                    }
+                }
+
+                crate::fit::read_shape(deserializer, Members)
+            }
+        }
     };
 }
 

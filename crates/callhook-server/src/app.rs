@@ -13,7 +13,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, guard, web};
 use arc_swap::ArcSwap;
 use bytes::{Bytes, BytesMut};
 use callhook_auth::{AuthError, Authenticator, VerifiedClaims};
-use callhook_protocol::{Action, Negotiation, Protocol, Verdict, negotiate, verdict};
+use callhook_protocol::{Action, Protocol, Verdict, verdict};
 use callhook_routing::{Decision, Partition, PartitionDecision, RegionPolicy, RoutingInput};
 use futures_util::StreamExt;
 use tokio::sync::Notify;
@@ -582,21 +582,23 @@ async fn handle(
         }
     }
 
-    // 5. Region affinity, for a new incoming call only.
-    let mut negotiation = None;
+    // 5. Region affinity, for a new incoming call only: the few facts routing reads, not the
+    //    notifications (a batch of incoming calls would otherwise cost many times its size).
     if let (Some(policy), Protocol::Graph) = (&live.region_policy, protocol) {
-        let negotiated = negotiation.insert(negotiate(&body, live.legacy_policy));
-        if let Negotiation::Graph(notifications) = negotiated {
-            if let Some(location) = region_redirect(policy, request, &claims, notifications) {
-                return Ok(Accepted::Redirect(location));
+        match callhook_model::read_facts(&body) {
+            Ok(facts) => {
+                if let Some(location) = region_redirect(policy, request, &claims, &facts) {
+                    return Ok(Accepted::Redirect(location));
+                }
             }
+            // `verdict` accepted the body, and the facts reader is the more tolerant one.
+            Err(error) => tracing::warn!(%error, "routing facts unreadable: handling here"),
         }
     }
 
     // 6. De-duplication and delivery.
     let delivery = Delivery {
         body,
-        negotiation: negotiation.as_ref(),
         protocol,
         tenant_id: claims.tenant_id(),
         message_id,
@@ -679,17 +681,11 @@ fn region_redirect(
     policy: &RegionPolicy,
     request: &HttpRequest,
     claims: &VerifiedClaims,
-    notifications: &callhook_model::CommsNotifications,
+    facts: &callhook_model::Facts<'_>,
 ) -> Option<String> {
     let hop_marked = callhook_routing::is_hop_marked(request.query_string());
     let caller_region_header = header_str(request, &CALLER_REGION);
-    for notification in &notifications.value {
-        if !notification.is_new_incoming_call() {
-            continue;
-        }
-        let Some(call) = notification.call() else {
-            continue;
-        };
+    for call in facts.new_incoming_calls() {
         let target_ids: Vec<&str> = call.target_application_ids().collect();
         let input = RoutingInput {
             is_new_incoming_call: true,

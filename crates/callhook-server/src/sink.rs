@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use callhook_protocol::{LegacyPolicy, Negotiation, Protocol, negotiate};
+use callhook_protocol::{LegacyPolicy, Protocol, negotiate};
 
 use callhook_auth::webhook_signature::{WebhookSigner, headers as signature_headers};
 
@@ -30,9 +30,6 @@ pub mod forward_headers {
 pub struct Delivery<'a> {
     /// The request body, unchanged.
     pub body: Bytes,
-    /// The negotiated body (Graph or legacy), when the handler built it (region rules need it);
-    /// a sink that needs it and finds `None` negotiates `body` itself.
-    pub negotiation: Option<&'a Negotiation>,
     /// The protocol of the body.
     pub protocol: Protocol,
     /// The verified tenant id.
@@ -161,44 +158,69 @@ impl Sink {
 pub struct SinkBuildError(String);
 
 fn log_delivery(delivery: &Delivery<'_>) {
-    // The summary allocates; build it only when the line will be written.
+    // The summary costs a parse; do it only when the line will be written.
     if !tracing::enabled!(target: "callhook::notification", tracing::Level::INFO) {
         return;
     }
-    let negotiated;
-    let negotiation = match delivery.negotiation {
-        Some(negotiation) => negotiation,
-        None => {
-            // The body reached the sink, so it is Graph, or legacy accepted by configuration.
-            negotiated = negotiate(&delivery.body, LegacyPolicy::Accept);
-            &negotiated
-        }
+    let line = |change_type: &str,
+                resource_url: &str,
+                resource_type: Option<&str>,
+                state: Option<&str>,
+                call_id: Option<&str>| {
+        tracing::info!(
+            target: "callhook::notification",
+            protocol = delivery.protocol.as_str(),
+            tenant = delivery.tenant_id,
+            message_id = delivery.message_id,
+            change_type,
+            resource_url,
+            resource_type,
+            state,
+            call_id,
+            "notification"
+        );
     };
-    match negotiation.summary() {
-        Some(summary) => {
-            for item in &summary.notifications {
-                tracing::info!(
-                    target: "callhook::notification",
-                    protocol = delivery.protocol.as_str(),
-                    tenant = delivery.tenant_id,
-                    message_id = delivery.message_id,
-                    change_type = %item.change_type,
-                    resource_url = %item.resource_url,
-                    resource_type = item.resource_type.as_deref(),
-                    state = item.state.as_deref(),
-                    call_id = item.call_id.as_deref(),
-                    "notification"
-                );
-            }
-        }
-        None => tracing::info!(
+    let unsummarized = || {
+        tracing::info!(
             target: "callhook::notification",
             protocol = delivery.protocol.as_str(),
             tenant = delivery.tenant_id,
             message_id = delivery.message_id,
             bytes = delivery.body.len(),
             "notification"
-        ),
+        );
+    };
+    match delivery.protocol {
+        // The few facts of each item, read without building the notifications.
+        Protocol::Graph => match callhook_model::read_facts(&delivery.body) {
+            Ok(facts) => {
+                for item in facts.summaries() {
+                    line(
+                        item.change_type,
+                        item.resource_url,
+                        item.resource_type,
+                        item.state,
+                        item.call_id,
+                    );
+                }
+            }
+            Err(_) => unsummarized(),
+        },
+        // A legacy body reaches a sink only with `legacy = "accept"`: one conversation, small.
+        _ => match negotiate(&delivery.body, LegacyPolicy::Accept).summary() {
+            Some(summary) => {
+                for item in &summary.notifications {
+                    line(
+                        &item.change_type,
+                        &item.resource_url,
+                        item.resource_type.as_deref(),
+                        item.state.as_deref(),
+                        item.call_id.as_deref(),
+                    );
+                }
+            }
+            None => unsummarized(),
+        },
     }
 }
 

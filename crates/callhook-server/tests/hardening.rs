@@ -776,3 +776,71 @@ async fn sighup_reloads_with_a_delivery_in_flight_and_keeps_the_running_configur
     .await;
     assert_eq!(refused.status(), 401);
 }
+
+// --- Shutdown and health ---------------------------------------------------------------------
+
+#[actix_web::test]
+async fn slow_clients_do_not_hold_up_a_graceful_shutdown() {
+    let issuer = Issuer::start().await;
+    let toml = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nworkers = 1\nbody_timeout_ms = 500\n\
+         shutdown_timeout_secs = 30\n{}",
+        auth_section(&issuer.openid_url())
+    );
+    let mut binary = spawn_binary(CALLHOOK, &toml, true).await;
+    // Twenty clients announce a large body and trickle it.
+    let mut slow = Vec::new();
+    for _ in 0..20 {
+        let mut stream = TcpStream::connect(address(&binary.base)).await.unwrap();
+        let head = format!(
+            "POST /api/calls HTTP/1.1\r\nHost: callhook\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{{",
+            issuer.token()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        slow.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    binary.terminate();
+    // The shutdown waits for them only as long as their body deadline, far from the 30 s
+    // shutdown timeout (bounded here at 15 s).
+    let code = binary.wait_for_exit(Duration::from_secs(15)).await;
+    assert_eq!(code, Some(0));
+}
+
+#[actix_web::test]
+async fn healthz_fails_naming_a_background_task_that_stopped() {
+    use actix_web::test;
+    use callhook_auth::{AuthConfig, Authenticator, SystemClock};
+    use callhook_server::app::{AppState, app};
+    use callhook_server::config::Config;
+
+    let config = Config::from_toml_str("[auth]\napp_id = \"bot\"\n").unwrap();
+    let keys = callhook_auth::testing::DevIssuer::new().key_set();
+    let authenticator = Arc::new(Authenticator::with_static_keys(
+        AuthConfig::new("bot"),
+        keys,
+        Arc::new(SystemClock),
+    ));
+    let state = actix_web::web::Data::new(AppState::new(&config, authenticator).unwrap());
+    let service = test::init_service(app(state.clone())).await;
+    let healthy = test::call_service(
+        &service,
+        test::TestRequest::get().uri("/healthz").to_request(),
+    )
+    .await;
+    assert_eq!(healthy.status(), 200);
+    // A watched task ends (as a signal listener that panicked would).
+    let task = tokio::spawn(async {});
+    let handle = task.abort_handle();
+    let _ended = task.await;
+    state.watch_task("signal listener", handle);
+    let answer = test::call_service(
+        &service,
+        test::TestRequest::get().uri("/healthz").to_request(),
+    )
+    .await;
+    assert_eq!(answer.status(), 503);
+    let body = test::read_body(answer).await;
+    assert!(String::from_utf8_lossy(&body).contains("signal listener"));
+}

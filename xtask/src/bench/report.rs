@@ -3,7 +3,10 @@
 use std::fmt::Write as _;
 
 use super::micro::{self, Micro};
-use super::servers::{ServerKind, ServerResult};
+use super::servers::{
+    EndToEnd, FORWARD_LABEL, PLATFORM_LABEL, PlatformCallhook, PlatformResult, ServerKind,
+    ServerResult,
+};
 use super::wrk::LoadResult;
 
 /// Everything one run measured.
@@ -11,9 +14,13 @@ use super::wrk::LoadResult;
 pub(crate) struct Report {
     pub(crate) quick: bool,
     pub(crate) micro: Micro,
-    pub(crate) endtoend: Vec<ServerResult>,
+    pub(crate) endtoend: EndToEnd,
     pub(crate) connections: u32,
     pub(crate) cores: String,
+    /// The server's core, where the forward row's bot runs too, when pinned, for the notes.
+    pub(crate) server_core: Option<usize>,
+    /// Where the servers' log files went.
+    pub(crate) scratch: String,
     pub(crate) load_at_start: Option<f64>,
 }
 
@@ -31,10 +38,25 @@ const REUSED_VERSUS_JWT: f64 = 4.0;
 const DISTINCT_VERSUS_JWT: f64 = 0.95;
 const P99_LIMIT_US: f64 = 1_000.0;
 const RSS_LIMIT_KIB: u64 = 64 * 1024;
+const PLATFORM_VERSUS_NOOP: f64 = 0.75;
+const PLATFORM_VERSUS_JWT: f64 = 3.0;
+/// The platform run's RSS goal counts only for a run that delivered more ids than this...
+const DELIVERED_IDS_FLOOR: u64 = 1_000_000;
+/// ...and whose de-duplication store still remembers at least this many at the end. callhook's
+/// default capacity is 1,000,000 ids and a full store forgets its oldest tenth at once, so a full
+/// store remembers between 900,000 and 1,000,000: "over a million remembered" cannot happen with the
+/// defaults, while a store remembering far fewer would make the RSS meaningless.
+const REMEMBERED_IDS_FLOOR: u64 = 900_000;
+
+/// The tokens column of the platform's script.
+const PLATFORM_TOKENS: &str = "reused + new message id";
 
 impl Report {
     fn server(&self, kind: ServerKind) -> Option<&ServerResult> {
-        self.endtoend.iter().find(|result| result.kind == kind)
+        self.endtoend
+            .servers
+            .iter()
+            .find(|result| result.kind == kind)
     }
 
     fn rate(&self, kind: ServerKind, distinct: bool) -> Option<f64> {
@@ -47,7 +69,25 @@ impl Report {
         Some(load.requests_per_second())
     }
 
-    /// The markdown table: micro rows, then one row per server and token mode.
+    fn platform(&self, kind: ServerKind) -> Option<&PlatformResult> {
+        self.endtoend
+            .platform
+            .iter()
+            .find(|result| result.kind == kind)
+    }
+
+    fn platform_rate(&self, kind: ServerKind) -> Option<f64> {
+        Some(self.platform(kind)?.load.requests_per_second())
+    }
+
+    /// What callhook's own process counted in the platform run.
+    fn platform_callhook(&self) -> Option<(&PlatformResult, &PlatformCallhook)> {
+        let result = self.platform(ServerKind::Callhook)?;
+        Some((result, result.callhook.as_ref()?))
+    }
+
+    /// The markdown table: micro rows, then the synthetic, platform and forward rows, then notes
+    /// saying what each end-to-end row ran.
     pub(crate) fn table(&self) -> String {
         let mut table = String::new();
         let _ = writeln!(
@@ -68,7 +108,11 @@ impl Report {
         table.push_str("| benchmark | tokens | result | p50 | p99 | peak RSS | ratio |\n");
         table.push_str("| --- | --- | ---: | ---: | ---: | ---: | --- |\n");
         self.micro_rows(&mut table);
-        self.endtoend_rows(&mut table);
+        self.synthetic_rows(&mut table);
+        self.platform_rows(&mut table);
+        self.forward_row(&mut table);
+        table.push('\n');
+        self.notes(&mut table);
         table
     }
 
@@ -104,9 +148,9 @@ impl Report {
         }
     }
 
-    fn endtoend_rows(&self, table: &mut String) {
+    fn synthetic_rows(&self, table: &mut String) {
         let noop = self.rate(ServerKind::Noop, false);
-        for server in &self.endtoend {
+        for server in &self.endtoend.servers {
             let modes: [(&str, Option<&LoadResult>, bool); 2] = [
                 ("reused", Some(&server.reused), false),
                 ("distinct", server.distinct.as_ref(), true),
@@ -133,31 +177,191 @@ impl Report {
                 }
                 load_row(
                     table,
-                    server.kind,
+                    server.kind.label(),
                     mode,
                     load,
                     server.peak_rss_kib,
                     &ratios.join(", "),
                 );
             }
-            if let Some((load, peak_rss_kib)) = &server.with_message_ids {
-                let without = server.reused.requests_per_second();
-                let ratio = if without > 0.0 {
-                    load.requests_per_second() / without
-                } else {
-                    0.0
-                };
-                load_row(
-                    table,
-                    server.kind,
-                    "reused, + message ids",
-                    load,
-                    *peak_rss_kib,
-                    &format!(
-                        "{ratio:.2}× without ids (the baselines de-duplicate nothing; not a goal)"
-                    ),
-                );
+        }
+    }
+
+    /// The same script against the three servers, with ratios between them only.
+    fn platform_rows(&self, table: &mut String) {
+        let noop = self.platform_rate(ServerKind::Noop);
+        let jwt = self.platform_rate(ServerKind::Jwt);
+        for result in &self.endtoend.platform {
+            let rate = result.load.requests_per_second();
+            let mut ratios = Vec::new();
+            match result.kind {
+                ServerKind::Noop => {
+                    // What the script itself costs (wrk builds each request in Lua).
+                    if let Some(without) = self.rate(ServerKind::Noop, false) {
+                        ratios.push(format!("{:.2}× its rate without ids", rate / without));
+                    }
+                }
+                ServerKind::Jwt => {
+                    if let Some(noop) = noop {
+                        ratios.push(format!("{:.2}× no-op", rate / noop));
+                    }
+                }
+                ServerKind::Callhook => {
+                    if let Some(noop) = noop {
+                        ratios.push(format!("{:.2}× no-op", rate / noop));
+                    }
+                    if let Some(jwt) = jwt {
+                        ratios.push(format!("{:.2}× jsonwebtoken", rate / jwt));
+                    }
+                    if let Some(counted) = &result.callhook {
+                        ratios.push(format!(
+                            "ids remembered: {} of {} delivered",
+                            counted
+                                .remembered_ids
+                                .map_or_else(|| "n/a".to_owned(), thousands),
+                            counted
+                                .delivered
+                                .map_or_else(|| "n/a".to_owned(), thousands)
+                        ));
+                        if let Some(dropped) = counted.log_lines_dropped
+                            && dropped > 0
+                        {
+                            ratios.push(format!("{} log lines dropped", thousands(dropped)));
+                        }
+                        if let Some(target) = counted.target_requests
+                            && result.load.requests < target
+                        {
+                            ratios.push(format!(
+                                "ended at the {} s cap before {} requests",
+                                counted.cap_secs,
+                                thousands(target)
+                            ));
+                        }
+                    }
+                }
             }
+            let label = if result.kind == ServerKind::Callhook {
+                PLATFORM_LABEL
+            } else {
+                result.kind.label()
+            };
+            load_row(
+                table,
+                label,
+                PLATFORM_TOKENS,
+                &result.load,
+                result.peak_rss_kib,
+                &ratios.join(", "),
+            );
+        }
+    }
+
+    fn forward_row(&self, table: &mut String) {
+        let Some(forward) = &self.endtoend.forward else {
+            return;
+        };
+        let rate = forward.load.requests_per_second();
+        let mut ratios = Vec::new();
+        if let Some(noop) = self.rate(ServerKind::Noop, false) {
+            ratios.push(format!("{:.2}× no-op", rate / noop));
+        }
+        if let Some(log_sink) = self.rate(ServerKind::Callhook, false) {
+            ratios.push(format!("{:.2}× callhook's log sink", rate / log_sink));
+        }
+        ratios.push("not a goal".to_owned());
+        load_row(
+            table,
+            FORWARD_LABEL,
+            "reused",
+            &forward.load,
+            forward.peak_rss_kib,
+            &ratios.join(", "),
+        );
+    }
+
+    /// What each end-to-end row ran, and where callhook's stderr went.
+    fn notes(&self, table: &mut String) {
+        let scratch = &self.scratch;
+        let bot_core = self.server_core.map_or_else(
+            || "unpinned".to_owned(),
+            |core| format!("pinned to core {core}"),
+        );
+        let _ = writeln!(
+            table,
+            "- **Synthetic rows** (tokens `reused` / `distinct`): no message ids. callhook: \
+             `[sink] kind = \"log\"`, `--log warn` (the sink's `info` line is filtered out), one \
+             worker. Every server's stdout and stderr go to a file in {scratch}."
+        );
+        let baseline_secs = self
+            .platform(ServerKind::Noop)
+            .map_or(0, |noop| noop.load.duration_us / 1_000_000);
+        let _ = write!(
+            table,
+            "- **Platform rows** (tokens `{PLATFORM_TOKENS}`): one wrk script for the three \
+             servers: the reused token and a new GUID-shaped `X-Microsoft-Skype-Message-ID` on \
+             every request, as the platform sends them. The baselines ran it ~{baseline_secs} s \
+             each, after their synthetic runs in the same process, and remember nothing. callhook \
+             ran it in a process of its own with its defaults: no `--log` (the filter is `info`), \
+             no `[sink]` (the log sink writes one `info` line per notification), `[server]` \
+             defaults but `listen` and `workers = 1`."
+        );
+        if let Some((result, counted)) = self.platform_callhook() {
+            let drain = counted.log.pinned_to.map_or_else(
+                || "unpinned".to_owned(),
+                |core| format!("pinned to core {core}, wrk's"),
+            );
+            let length = match counted.target_requests {
+                Some(target) => format!(
+                    "until {} requests (callhook's accepted count in `/metrics`) or {} s, \
+                     after a {} s warm-up with other ids",
+                    thousands(target),
+                    counted.cap_secs,
+                    counted.warm_up_secs,
+                ),
+                None => format!(
+                    "{} s (quick mode: no request target; the RSS and ids goal is not checked)",
+                    counted.cap_secs
+                ),
+            };
+            #[allow(
+                clippy::cast_precision_loss,
+                reason = "a duration in microseconds is far below 2^52"
+            )]
+            let seconds = result.load.duration_us as f64 / 1e6;
+            let _ = write!(
+                table,
+                " Its stderr was a pipe that a thread of the xtask ({drain}) read to the end and \
+                 discarded: {} lines, {} over the process's life; lines callhook dropped: {}. The \
+                 run lasted {length}: {} requests in {seconds:.1} s. Its peak RSS is over the \
+                 process's whole life; ids remembered is `callhook_dedup_remembered_ids` after the \
+                 run, ids delivered its accepted count (every accepted request had a new id).",
+                thousands(counted.log.lines),
+                mebibytes(counted.log.bytes / 1024),
+                counted
+                    .log_lines_dropped
+                    .map_or_else(|| "n/a".to_owned(), thousands),
+                thousands(result.load.requests),
+            );
+        }
+        table.push('\n');
+        if let Some(forward) = &self.endtoend.forward {
+            let _ = writeln!(
+                table,
+                "- **Forward row**: callhook with `[sink] kind = \"forward\"` posting every \
+                 notification to a bot on loopback (the baselines' no-op handler, 202 to `POST \
+                 /notifications`), `--log warn`, stdout and stderr to a file in {scratch}. The bot \
+                 runs one worker {bot_core}, beside callhook, so the row pays for callhook, its \
+                 HTTP client and the bot on one core while wrk keeps the other; its peak RSS is \
+                 callhook's (the bot's: {}). Deliveries counted by callhook: {}. No goal: the \
+                 issue sets none, and the number is mostly what a second HTTP exchange on the same \
+                 core costs.",
+                forward
+                    .bot_peak_rss_kib
+                    .map_or_else(|| "?".to_owned(), mebibytes),
+                forward
+                    .delivered
+                    .map_or_else(|| "n/a".to_owned(), thousands),
+            );
         }
     }
 
@@ -183,25 +387,29 @@ impl Report {
         let callhook = self.server(ServerKind::Callhook);
         let mut goals = vec![
             ratio(
-                "reused tokens: callhook ≥ 0.6× the no-op actix-web handler",
+                "synthetic, reused tokens: callhook ≥ 0.6× the no-op actix-web handler",
                 self.rate(ServerKind::Callhook, false),
                 self.rate(ServerKind::Noop, false),
                 REUSED_VERSUS_NOOP,
             ),
             ratio(
-                "reused tokens: callhook ≥ 4× the jsonwebtoken-per-request server",
+                "synthetic, reused tokens: callhook ≥ 4× the jsonwebtoken-per-request server",
                 self.rate(ServerKind::Callhook, false),
                 self.rate(ServerKind::Jwt, false),
                 REUSED_VERSUS_JWT,
             ),
             ratio(
-                "distinct tokens: callhook ≥ 0.95× the jsonwebtoken-per-request server",
+                "synthetic, distinct tokens: callhook ≥ 0.95× the jsonwebtoken-per-request server",
                 self.rate(ServerKind::Callhook, true),
                 self.rate(ServerKind::Jwt, true),
                 DISTINCT_VERSUS_JWT,
             ),
         ];
-        let exhausted = self.endtoend.iter().any(|server| server.distinct_exhausted);
+        let exhausted = self
+            .endtoend
+            .servers
+            .iter()
+            .any(|server| server.distinct_exhausted);
         if exhausted && let Some(goal) = goals.last_mut() {
             goal.passed = false;
             goal.measured
@@ -209,23 +417,66 @@ impl Report {
         }
         goals.push(match callhook {
             Some(callhook) => Goal {
-                description: "reused tokens: callhook p99 latency < 1 ms",
+                description: "synthetic, reused tokens: callhook p99 latency < 1 ms",
                 measured: duration(callhook.reused.p99_us * 1000.0),
                 passed: callhook.reused.p99_us < P99_LIMIT_US,
             },
             None => Goal {
-                description: "reused tokens: callhook p99 latency < 1 ms",
+                description: "synthetic, reused tokens: callhook p99 latency < 1 ms",
                 measured: "not measured".to_owned(),
                 passed: false,
             },
         });
         let rss = callhook.and_then(|callhook| callhook.peak_rss_kib);
         goals.push(Goal {
-            description: "callhook peak RSS < 64 MiB during the run",
+            description: "synthetic: callhook peak RSS < 64 MiB during its runs",
             measured: rss.map_or_else(|| "not measured".to_owned(), mebibytes),
             passed: rss.is_some_and(|rss| rss < RSS_LIMIT_KIB),
         });
+        goals.push(ratio(
+            "platform script: callhook (defaults) ≥ 0.75× the no-op actix-web handler",
+            self.platform_rate(ServerKind::Callhook),
+            self.platform_rate(ServerKind::Noop),
+            PLATFORM_VERSUS_NOOP,
+        ));
+        goals.push(ratio(
+            "platform script: callhook (defaults) ≥ 3× the jsonwebtoken-per-request server",
+            self.platform_rate(ServerKind::Callhook),
+            self.platform_rate(ServerKind::Jwt),
+            PLATFORM_VERSUS_JWT,
+        ));
+        goals.push(self.platform_memory_goal());
         goals
+    }
+
+    /// callhook's peak RSS over the platform run, which counts only with its de-duplication store
+    /// full: over a million ids delivered, at least 900,000 still remembered. A server that does
+    /// not say how many it remembers misses it.
+    fn platform_memory_goal(&self) -> Goal {
+        let description = "platform run: callhook peak RSS ≤ 64 MiB after over 1,000,000 ids \
+                           delivered, ≥ 900,000 still remembered";
+        let Some((result, counted)) = self.platform_callhook() else {
+            return Goal {
+                description,
+                measured: "not measured".to_owned(),
+                passed: false,
+            };
+        };
+        let rss = result.peak_rss_kib;
+        let remembered = counted.remembered_ids;
+        let delivered = counted.delivered;
+        Goal {
+            description,
+            measured: format!(
+                "{}; {} delivered, {} remembered",
+                rss.map_or_else(|| "RSS not measured".to_owned(), mebibytes),
+                delivered.map_or_else(|| "n/a".to_owned(), thousands),
+                remembered.map_or_else(|| "n/a".to_owned(), thousands)
+            ),
+            passed: rss.is_some_and(|rss| rss <= RSS_LIMIT_KIB)
+                && delivered.is_some_and(|ids| ids > DELIVERED_IDS_FLOOR)
+                && remembered.is_some_and(|ids| ids >= REMEMBERED_IDS_FLOOR),
+        }
     }
 }
 
@@ -258,7 +509,7 @@ fn duration(nanoseconds: f64) -> String {
 /// One end-to-end row of the table.
 fn load_row(
     table: &mut String,
-    kind: ServerKind,
+    label: &str,
     mode: &str,
     load: &LoadResult,
     peak_rss_kib: Option<u64>,
@@ -266,8 +517,7 @@ fn load_row(
 ) {
     let _ = writeln!(
         table,
-        "| {} | {mode} | {:.0} req/s | {} | {} | {} | {ratios} |",
-        kind.label(),
+        "| {label} | {mode} | {:.0} req/s | {} | {} | {} | {ratios} |",
         load.requests_per_second(),
         duration(load.p50_us * 1000.0),
         duration(load.p99_us * 1000.0),
@@ -285,8 +535,22 @@ fn mebibytes(kibibytes: u64) -> String {
     format!("{mebibytes:.1} MiB")
 }
 
+/// A count with thousands separators, as the issue writes them: 1,100,000.
+fn thousands(count: u64) -> String {
+    let digits = count.to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    grouped
+}
+
 #[cfg(test)]
 mod tests {
+    use super::super::servers::{Drained, ForwardResult};
     use super::*;
 
     fn load(requests_per_second: u64, p99_us: f64) -> LoadResult {
@@ -297,6 +561,36 @@ mod tests {
             p99_us,
             status_errors: 0,
             socket_errors: 0,
+        }
+    }
+
+    /// The platform run of callhook: `rate` for 14 s, so 1,120,000 requests at 80,000 req/s, and
+    /// 160,000 more in the warm-up.
+    fn platform_callhook(rate: u64, rss_kib: u64, ids: Option<u64>) -> PlatformResult {
+        PlatformResult {
+            kind: ServerKind::Callhook,
+            load: LoadResult {
+                requests: rate * 14,
+                duration_us: 14_000_000,
+                p50_us: 300.0,
+                p99_us: 900.0,
+                status_errors: 0,
+                socket_errors: 0,
+            },
+            peak_rss_kib: Some(rss_kib),
+            callhook: Some(PlatformCallhook {
+                remembered_ids: ids,
+                delivered: Some(rate * 14 + 160_001),
+                log_lines_dropped: Some(0),
+                log: Drained {
+                    lines: 1_140_003,
+                    bytes: 400 * 1024 * 1024,
+                    pinned_to: Some(0),
+                },
+                target_requests: Some(1_100_000),
+                cap_secs: 60,
+                warm_up_secs: 2,
+            }),
         }
     }
 
@@ -314,36 +608,63 @@ mod tests {
         Report {
             quick: false,
             micro,
-            endtoend: vec![
-                ServerResult {
-                    kind: ServerKind::Noop,
-                    reused: load(150_000, 400.0),
-                    distinct: None,
-                    distinct_exhausted: false,
-                    peak_rss_kib: Some(8_000),
-                    with_message_ids: None,
-                },
-                ServerResult {
-                    kind: ServerKind::Jwt,
-                    reused: load(22_000, 2_000.0),
-                    distinct: Some(load(21_000, 2_100.0)),
-                    distinct_exhausted: false,
-                    peak_rss_kib: Some(9_000),
-                    with_message_ids: None,
-                },
-                ServerResult {
-                    kind: ServerKind::Callhook,
-                    reused: load(callhook_reused, 600.0),
-                    distinct: Some(load(callhook_distinct, 2_000.0)),
-                    distinct_exhausted: false,
-                    peak_rss_kib: Some(rss_kib),
-                    // Far over 64 MiB after it: the goal reads the RSS of the goal's runs.
-                    with_message_ids: Some((load(60_000, 800.0), Some(200 * 1024))),
-                },
-            ],
+            endtoend: EndToEnd {
+                servers: vec![
+                    ServerResult {
+                        kind: ServerKind::Noop,
+                        reused: load(150_000, 400.0),
+                        distinct: None,
+                        distinct_exhausted: false,
+                        peak_rss_kib: Some(8_000),
+                    },
+                    ServerResult {
+                        kind: ServerKind::Jwt,
+                        reused: load(22_000, 2_000.0),
+                        distinct: Some(load(21_000, 2_100.0)),
+                        distinct_exhausted: false,
+                        peak_rss_kib: Some(9_000),
+                    },
+                    ServerResult {
+                        kind: ServerKind::Callhook,
+                        reused: load(callhook_reused, 600.0),
+                        distinct: Some(load(callhook_distinct, 2_000.0)),
+                        distinct_exhausted: false,
+                        peak_rss_kib: Some(rss_kib),
+                    },
+                ],
+                platform: vec![
+                    PlatformResult {
+                        kind: ServerKind::Noop,
+                        load: load(100_000, 500.0),
+                        peak_rss_kib: Some(8_100),
+                        callhook: None,
+                    },
+                    PlatformResult {
+                        kind: ServerKind::Jwt,
+                        load: load(21_000, 2_000.0),
+                        peak_rss_kib: Some(9_100),
+                        callhook: None,
+                    },
+                    platform_callhook(80_000, 40 * 1024, Some(980_001)),
+                ],
+                forward: Some(ForwardResult {
+                    load: load(45_000, 1_000.0),
+                    peak_rss_kib: Some(12_000),
+                    bot_peak_rss_kib: Some(5_000),
+                    delivered: Some(450_001),
+                }),
+            },
             connections: 32,
             cores: "pinned".to_owned(),
+            server_core: Some(1),
+            scratch: "target/bench".to_owned(),
             load_at_start: Some(0.1),
+        }
+    }
+
+    fn set_platform_callhook(report: &mut Report, result: PlatformResult) {
+        if let Some(last) = report.endtoend.platform.last_mut() {
+            *last = result;
         }
     }
 
@@ -351,15 +672,14 @@ mod tests {
     fn every_goal_passes_on_numbers_that_meet_them() {
         let report = report(100_000, 21_000, 20_000);
         let goals = report.goals();
-        assert_eq!(goals.len(), 5);
+        assert_eq!(goals.len(), 8);
         assert!(goals.iter().all(|goal| goal.passed), "{goals:#?}");
-        // The message-id run is shown with its own RSS and does not count for the RSS goal.
-        let table = report.table();
-        assert!(
-            table.contains("| callhook serve | reused, + message ids | 60000 req/s |"),
-            "{table}"
+        assert_eq!(goals[5].measured, "0.80×");
+        assert_eq!(goals[6].measured, "3.81×");
+        assert_eq!(
+            goals[7].measured,
+            "40.0 MiB; 1,280,001 delivered, 980,001 remembered"
         );
-        assert!(table.contains("| 200.0 MiB | 0.60× without ids"), "{table}");
     }
 
     #[test]
@@ -373,12 +693,69 @@ mod tests {
         // 70 MiB.
         let fat = report(100_000, 21_000, 70 * 1024).goals();
         assert!(!fat[4].passed && fat[3].passed);
+        // Under the platform's script: 70,000 is 0.70× the no-op's 100,000 and 3.33× jsonwebtoken.
+        let mut platform_slow = report(100_000, 21_000, 20_000);
+        set_platform_callhook(
+            &mut platform_slow,
+            platform_callhook(70_000, 40 * 1024, Some(980_001)),
+        );
+        let goals = platform_slow.goals();
+        assert!(!goals[5].passed && goals[6].passed && goals[7].passed);
+        // 60,000 is 2.86× jsonwebtoken's 21,000.
+        let mut slower = report(100_000, 21_000, 20_000);
+        set_platform_callhook(
+            &mut slower,
+            platform_callhook(60_000, 40 * 1024, Some(980_001)),
+        );
+        assert!(!slower.goals()[6].passed);
+    }
+
+    #[test]
+    fn the_memory_goal_needs_a_full_store_and_64_mib_at_most() {
+        let mut report = report(100_000, 21_000, 20_000);
+        let goal = |report: &Report| report.goals()[7].clone();
+        set_platform_callhook(
+            &mut report,
+            platform_callhook(80_000, 64 * 1024, Some(900_000)),
+        );
+        assert!(goal(&report).passed);
+        set_platform_callhook(
+            &mut report,
+            platform_callhook(80_000, 64 * 1024 + 1, Some(980_001)),
+        );
+        assert!(!goal(&report).passed);
+        // A store remembering far fewer ids than it took in is not the full store of the goal.
+        set_platform_callhook(
+            &mut report,
+            platform_callhook(80_000, 40 * 1024, Some(899_999)),
+        );
+        assert!(!goal(&report).passed);
+        // A run that delivered a million ids or fewer misses it, whatever the store says.
+        let mut short = platform_callhook(80_000, 40 * 1024, Some(980_001));
+        if let Some(counted) = short.callhook.as_mut() {
+            counted.delivered = Some(1_000_000);
+        }
+        set_platform_callhook(&mut report, short);
+        assert!(!goal(&report).passed);
+        // A server without the gauge: "n/a", never a made-up count, and the goal misses.
+        set_platform_callhook(&mut report, platform_callhook(80_000, 40 * 1024, None));
+        let missing = goal(&report);
+        assert!(!missing.passed);
+        assert_eq!(
+            missing.measured,
+            "40.0 MiB; 1,280,001 delivered, n/a remembered"
+        );
+        assert!(
+            report
+                .table()
+                .contains("ids remembered: n/a of 1,280,001 delivered")
+        );
     }
 
     #[test]
     fn running_out_of_distinct_tokens_invalidates_the_distinct_goal() {
         let mut report = report(100_000, 60_000, 20_000);
-        if let Some(callhook) = report.endtoend.last_mut() {
+        if let Some(callhook) = report.endtoend.servers.last_mut() {
             callhook.distinct_exhausted = true;
         }
         let goals = report.goals();
@@ -393,10 +770,83 @@ mod tests {
         assert!(table.contains("| micro: callhook-auth cold verify | new | 21.00 µs |"));
         assert!(table.contains("1.11× raw verify"));
         assert!(table.contains("cold is 84× slower"));
-        assert!(table.contains("| callhook serve | reused | 100000 req/s |"));
+        assert!(
+            table.contains(
+                "| callhook serve: log sink, `--log warn`, stderr → file | reused | 100000 req/s |"
+            ),
+            "{table}"
+        );
         assert!(table.contains("0.67× no-op, 4.55× jsonwebtoken"));
         assert!(table.contains("19.5 MiB"));
         let goals = goals_table(&report(100_000, 21_000, 20_000).goals());
-        assert_eq!(goals.matches("PASS").count(), 5);
+        assert_eq!(goals.matches("PASS").count(), 8);
+    }
+
+    #[test]
+    fn the_table_says_what_the_platform_and_forward_rows_ran() {
+        let table = report(100_000, 21_000, 20_000).table();
+        assert!(
+            table.contains("| actix-web no-op handler | reused + new message id | 100000 req/s |"),
+            "{table}"
+        );
+        assert!(table.contains("| 0.67× its rate without ids |"), "{table}");
+        assert!(
+            table.contains(&format!(
+                "| {PLATFORM_LABEL} | reused + new message id | 80000 req/s |"
+            )),
+            "{table}"
+        );
+        assert!(
+            table.contains(
+                "| 40.0 MiB | 0.80× no-op, 3.81× jsonwebtoken, ids remembered: 980,001 of \
+                 1,280,001 delivered |"
+            ),
+            "{table}"
+        );
+        assert!(table.contains("lines callhook dropped: 0"), "{table}");
+        assert!(table.contains("1,140,003 lines, 400.0 MiB"), "{table}");
+        assert!(table.contains("pinned to core 0, wrk's"), "{table}");
+        assert!(table.contains("until 1,100,000 requests"), "{table}");
+        assert!(
+            table.contains(&format!("| {FORWARD_LABEL} | reused | 45000 req/s |")),
+            "{table}"
+        );
+        assert!(
+            table.contains("| 0.30× no-op, 0.45× callhook's log sink, not a goal |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("Deliveries counted by callhook: 450,001"),
+            "{table}"
+        );
+        assert!(
+            table.contains("runs one worker pinned to core 1"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn a_platform_run_that_hits_the_cap_says_so() {
+        let mut report = report(100_000, 21_000, 20_000);
+        // 15,000 req/s for 14 s: 210,000 requests, far from the target.
+        set_platform_callhook(
+            &mut report,
+            platform_callhook(15_000, 30 * 1024, Some(210_000)),
+        );
+        let table = report.table();
+        assert!(
+            table.contains("ended at the 60 s cap before 1,100,000 requests"),
+            "{table}"
+        );
+        assert!(!report.goals()[7].passed);
+    }
+
+    #[test]
+    fn counts_are_written_with_thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(1_100_000), "1,100,000");
+        assert_eq!(thousands(12_345_678), "12,345,678");
     }
 }
