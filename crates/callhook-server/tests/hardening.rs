@@ -37,6 +37,23 @@ async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (Vec<u8>,
     }
 }
 
+/// Sends `byte` every 50 ms, for at most 10 s, until the peer closes; returns what it answered and
+/// whether it closed.
+async fn trickle(stream: &mut TcpStream, byte: &[u8]) -> (Vec<u8>, bool) {
+    let mut answer = Vec::new();
+    for _ in 0..200 {
+        if stream.write_all(byte).await.is_err() {
+            return (answer, true);
+        }
+        let (bytes, peer_closed) = read_until_closed(stream, Duration::from_millis(50)).await;
+        answer.extend_from_slice(&bytes);
+        if peer_closed {
+            return (answer, true);
+        }
+    }
+    (answer, false)
+}
+
 /// The status codes of every answer in `bytes`, in order.
 fn statuses(bytes: &[u8]) -> Vec<u16> {
     let text = String::from_utf8_lossy(bytes);
@@ -222,20 +239,7 @@ async fn slow_headers_on_a_kept_alive_connection_get_408_and_the_connection_clos
     // The next head trickles in, a byte every 50 ms, for at most 10 s: it is cut off.
     let head = b"GET /healthz HTTP/1.1\r\nHost: callhook\r\nX-Slow: ";
     stream.write_all(head).await.unwrap();
-    let mut closed = false;
-    let mut answer = Vec::new();
-    for _ in 0..200 {
-        if stream.write_all(b"a").await.is_err() {
-            closed = true;
-            break;
-        }
-        let (bytes, peer_closed) = read_until_closed(&mut stream, Duration::from_millis(50)).await;
-        answer.extend_from_slice(&bytes);
-        if peer_closed {
-            closed = true;
-            break;
-        }
-    }
+    let (answer, closed) = trickle(&mut stream, b"a").await;
     assert!(
         closed,
         "a trickled head on a kept-alive connection was never cut off"
@@ -259,20 +263,7 @@ async fn a_slow_body_gets_408_and_the_connection_closes() {
         issuer.token()
     );
     stream.write_all(head.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    let mut closed = false;
-    for _ in 0..200 {
-        if stream.write_all(b" ").await.is_err() {
-            closed = true;
-            break;
-        }
-        let (bytes, peer_closed) = read_until_closed(&mut stream, Duration::from_millis(50)).await;
-        answer.extend_from_slice(&bytes);
-        if peer_closed {
-            closed = true;
-            break;
-        }
-    }
+    let (answer, closed) = trickle(&mut stream, b" ").await;
     assert!(closed, "a trickled body was never cut off");
     let text = String::from_utf8_lossy(&answer).to_lowercase();
     assert!(text.starts_with("http/1.1 408"), "{text}");
