@@ -3,6 +3,10 @@
 //! - JWS vectors: every RS256 case behaves as the vector says (valid accepted, invalid refused);
 //!   every case of any other algorithm is refused, valid or not.
 //! - RSA PKCS#1 v1.5 2048-bit SHA-256 vectors: through the same ring call as the token path.
+//!
+//! The vectors are third-party data (C2SP/wycheproof, Apache-2.0) and stay out of the repository:
+//! they are read from `shared/testvectors/wycheproof/` beside the checkout. Without it, each test
+//! prints one line saying so and passes.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -19,12 +23,19 @@ use callhook_auth::{KeySet, verify_rs256_with_key, verify_signature_only};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
-fn load(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/data/wycheproof/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+/// The vector file `name`, or `None` (after saying so) when the shared test vectors are absent.
+fn load(name: &str) -> Option<Value> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/testvectors/wycheproof")
+        .join(name);
+    if !path.is_file() {
+        println!(
+            "skipped: the Wycheproof vectors are not at {} (they live in shared/testvectors)",
+            path.display()
+        );
+        return None;
+    }
+    Some(serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap())
 }
 
 fn key_set_of(jwk: &Value) -> KeySet {
@@ -48,7 +59,9 @@ fn check(jws: &Value, keys: &KeySet) -> String {
 
 #[test]
 fn json_web_signature_vectors() {
-    let vectors = load("json_web_signature_test.json");
+    let Some(vectors) = load("json_web_signature_test.json") else {
+        return;
+    };
     let mut outcomes = BTreeMap::new();
     let (mut rs256_valid, mut rs256_invalid, mut other) = (0, 0, 0);
     for group in vectors["testGroups"].as_array().unwrap() {
@@ -110,7 +123,9 @@ fn hex(text: &str) -> Vec<u8> {
 
 #[test]
 fn rsa_pkcs1_2048_sha256_vectors() {
-    let vectors = load("rsa_signature_2048_sha256_test.json");
+    let Some(vectors) = load("rsa_signature_2048_sha256_test.json") else {
+        return;
+    };
     let mut acceptable = BTreeMap::new();
     let (mut valid, mut invalid) = (0, 0);
     for group in vectors["testGroups"].as_array().unwrap() {
