@@ -101,7 +101,7 @@ pub fn init(format: LogFormat, filter: &str) -> Result<LogGuard, LogInitError> {
         .lossy(true)
         .buffered_lines_limit(BUFFERED_LINES)
         .thread_name("callhook-log")
-        .finish(CountingStderr);
+        .finish(CountingStderr::default());
     let counters = Counters {
         channel_full: writer.error_counter(),
     };
@@ -122,23 +122,57 @@ pub fn init(format: LogFormat, filter: &str) -> Result<LogGuard, LogInitError> {
     })
 }
 
-/// Stderr that never fails: a line that cannot be written is counted and forgotten. The writer
-/// thread calls `write_all` once per line, so one failure is one dropped line.
-#[derive(Debug)]
-pub struct CountingStderr;
+/// How many bytes of lines [`CountingStderr`] gathers before it writes them out, at the latest.
+const WRITE_BATCH_BYTES: usize = 64 * 1024;
+
+/// Stderr that never fails: a line that cannot be written is counted and forgotten.
+///
+/// The writer thread hands it one line per `write` and calls `flush` whenever its channel is empty,
+/// so lines are gathered and written in one system call per batch (at most
+/// [`WRITE_BATCH_BYTES`]) rather than one per line: under load, a write per notification would
+/// cost the server's core more than formatting the line did.
+#[derive(Debug, Default)]
+pub struct CountingStderr {
+    batch: Vec<u8>,
+    lines: u64,
+}
+
+impl CountingStderr {
+    /// Writes the gathered lines; when that fails, they are counted as dropped.
+    fn write_batch(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let mut stderr = std::io::stderr().lock();
+        let written = std::io::Write::write_all(&mut stderr, &self.batch)
+            .and_then(|()| std::io::Write::flush(&mut stderr));
+        if written.is_err() {
+            WRITE_FAILURES.fetch_add(self.lines, Ordering::Relaxed);
+        }
+        self.batch.clear();
+        self.lines = 0;
+    }
+}
 
 impl std::io::Write for CountingStderr {
     fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
-        if std::io::Write::write_all(&mut std::io::stderr().lock(), line).is_err() {
-            WRITE_FAILURES.fetch_add(1, Ordering::Relaxed);
+        self.batch.extend_from_slice(line);
+        self.lines = self.lines.saturating_add(1);
+        if self.batch.len() >= WRITE_BATCH_BYTES {
+            self.write_batch();
         }
         Ok(line.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        // A failed flush has nothing left to count: each line was counted by `write`.
-        let _ignored = std::io::Write::flush(&mut std::io::stderr());
+        self.write_batch();
         Ok(())
+    }
+}
+
+impl Drop for CountingStderr {
+    fn drop(&mut self) {
+        self.write_batch();
     }
 }
 
@@ -148,8 +182,18 @@ mod tests {
 
     #[test]
     fn counting_stderr_never_reports_an_error() {
-        let mut writer = super::CountingStderr;
+        let mut writer = super::CountingStderr::default();
         assert_eq!(writer.write(b"").ok(), Some(0));
         assert!(writer.flush().is_ok());
+    }
+
+    #[test]
+    fn counting_stderr_gathers_lines_until_flushed() {
+        let mut writer = super::CountingStderr::default();
+        assert_eq!(writer.write(b"one\n").ok(), Some(4));
+        assert_eq!(writer.write(b"two\n").ok(), Some(4));
+        assert_eq!((writer.batch.len(), writer.lines), (8, 2));
+        assert!(writer.flush().is_ok());
+        assert_eq!((writer.batch.len(), writer.lines), (0, 0));
     }
 }
