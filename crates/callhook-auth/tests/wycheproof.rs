@@ -16,7 +16,9 @@
     clippy::cast_sign_loss,
     clippy::cast_possible_wrap,
     clippy::cast_precision_loss,
-    reason = "test helpers: a panic is a failing test, and test numbers are small"
+    clippy::print_stdout,
+    reason = "test helpers: a panic is a failing test, test numbers are small, and a skip is said \
+              on stdout"
 )]
 
 use callhook_auth::{KeySet, verify_rs256_with_key, verify_signature_only};

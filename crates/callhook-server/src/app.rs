@@ -57,9 +57,6 @@ pub struct AppState {
 #[derive(Debug)]
 struct Live {
     config: Config,
-    max_body_bytes: usize,
-    body_timeout: Duration,
-    legacy_policy: callhook_protocol::LegacyPolicy,
     authenticator: Arc<Authenticator>,
     region_policy: Option<RegionPolicy>,
     partition: Option<Partition>,
@@ -79,9 +76,6 @@ impl Live {
             .map(|partition| Partition::build(partition, &config.server.webhook_path))
             .transpose()?;
         Ok(Self {
-            max_body_bytes: config.server.max_body_bytes,
-            body_timeout: Duration::from_millis(config.server.body_timeout_ms),
-            legacy_policy: config.protocol.legacy,
             sink: Sink::from_config(&config.sink)?,
             authenticator,
             region_policy,
@@ -525,8 +519,8 @@ async fn handle(
 ) -> Result<Accepted, Refusal> {
     // 1. Size: before anything is parsed or verified; the whole body within its deadline.
     let body = match tokio::time::timeout(
-        live.body_timeout,
-        read_body(request, payload, live.max_body_bytes),
+        Duration::from_millis(live.config.server.body_timeout_ms),
+        read_body(request, payload, live.config.server.max_body_bytes),
     )
     .await
     {
@@ -547,7 +541,7 @@ async fn handle(
 
     // 3. Protocol negotiation: the decision only; the notifications are built below only when
     //    something needs them (region rules, the log sink's line).
-    let verdict = verdict(&body, live.legacy_policy);
+    let verdict = verdict(&body, live.config.protocol.legacy);
     if let Verdict::Invalid(reason) = &verdict {
         tracing::info!(%reason, "body refused");
         return Err(Refusal::BadRequest {

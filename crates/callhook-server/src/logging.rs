@@ -129,7 +129,7 @@ const WRITE_BATCH_BYTES: usize = 64 * 1024;
 ///
 /// The writer thread hands it one line per `write` and calls `flush` whenever its channel is empty,
 /// so lines are gathered and written in one system call per batch (at most
-/// [`WRITE_BATCH_BYTES`]) rather than one per line: under load, a write per notification would
+/// 64 KiB) rather than one per line: under load, a write per notification would
 /// cost the server's core more than formatting the line did.
 #[derive(Debug, Default)]
 pub struct CountingStderr {

@@ -149,21 +149,8 @@ async fn a_closed_log_pipe_changes_no_answer_stops_no_task_and_blocks_no_shutdow
     // still alive and loads the keys.
     let issuer_listener = std::net::TcpListener::bind(issuer_address).unwrap();
     let issuer = Issuer::start_on(issuer_listener).await;
-    let mut ready = false;
-    for _ in 0..200 {
-        if http
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|answer| answer.status() == 200)
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     assert!(
-        ready,
+        support::becomes_ready(&base).await,
         "the key refresh died with the log pipe: /readyz never became 200"
     );
     // A notification is accepted and logged (info), a forged token refused (info).

@@ -351,23 +351,29 @@ pub async fn spawn_binary(exe: &str, toml: &str, wait_ready: bool) -> Binary {
         lines,
     };
     if wait_ready {
-        let ready = binary.url("/readyz");
-        let mut is_ready = false;
-        for _ in 0..200 {
-            if client()
-                .get(&ready)
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200)
-            {
-                is_ready = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert!(is_ready, "callhook never became ready");
+        assert!(
+            becomes_ready(&binary.base).await,
+            "callhook never became ready"
+        );
     }
     binary
+}
+
+/// Polls `{base}/readyz` for at most 10 s; returns whether it answered 200.
+pub async fn becomes_ready(base: &str) -> bool {
+    let ready = format!("{base}/readyz");
+    for _ in 0..200 {
+        if client()
+            .get(&ready)
+            .send()
+            .await
+            .is_ok_and(|answer| answer.status() == 200)
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
 }
 
 /// The `X-Callhook-Message-Id` of every request the bot received, counted.
