@@ -6,7 +6,8 @@
 //!
 //! * the body is a JSON object with a `value` member;
 //! * `value` is an array, and every item of it is an object;
-//! * every item has a `resourceUrl` string.
+//! * every item has a resource path: a `resourceUrl` string, or a `resource` string (the older
+//!   form, `/app/calls/{id}`, which the platform's own documentation and real traffic show alone).
 //!
 //! Everything else is optional and tolerant, because a webhook must never refuse a real platform
 //! notification over a detail of the model:
@@ -58,8 +59,8 @@ pub enum EnvelopeError {
         /// The item's position in `value`, from 0.
         index: usize,
     },
-    /// An item of `value` has no `resourceUrl`, or its `resourceUrl` is not a string.
-    ItemWithoutResourceUrl {
+    /// An item of `value` has neither a `resourceUrl` string nor a `resource` string.
+    ItemWithoutResource {
         /// The item's position in `value`, from 0.
         index: usize,
     },
@@ -74,9 +75,11 @@ impl std::fmt::Display for EnvelopeError {
             Self::ItemNotObject { index } => {
                 write!(formatter, "`value[{index}]` must be an object")
             }
-            Self::ItemWithoutResourceUrl { index } => {
-                write!(formatter, "`value[{index}]` has no `resourceUrl` string")
-            }
+            Self::ItemWithoutResource { index } => write!(
+                formatter,
+                "`value[{index}]` has neither a `resourceUrl` nor a `resource` string, so it names \
+                 no call"
+            ),
         }
     }
 }
@@ -117,7 +120,7 @@ impl CommsNotifications {
             .enumerate()
             .map(|(index, item)| match item {
                 Value::Object(item) => CommsNotification::from_json_object(item)
-                    .ok_or(EnvelopeError::ItemWithoutResourceUrl { index }),
+                    .ok_or(EnvelopeError::ItemWithoutResource { index }),
                 _ => Err(EnvelopeError::ItemNotObject { index }),
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -190,8 +193,11 @@ pub struct CommsNotification {
     /// What happened; `None` when absent or not a string (then kept in `extra`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub change_type: Option<ChangeType>,
-    /// The resource path, for example `/communications/calls/{id}` (always present).
-    pub resource_url: String,
+    /// The resource path, for example `/communications/calls/{id}`. Absent only when `resource`
+    /// is present: an item read from JSON has at least one of the two (see
+    /// [`CommsNotification::resource_path`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_url: Option<String>,
     /// The old form of the resource path, for example `/app/calls/{id}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
@@ -207,13 +213,17 @@ pub struct CommsNotification {
 }
 
 impl CommsNotification {
-    /// Reads one item of `value`; `None` when it has no `resourceUrl` string, the one requirement.
+    /// Reads one item of `value`; `None` when it has neither a `resourceUrl` string nor a
+    /// `resource` string, the one requirement.
     pub fn from_json_object(mut object: Map<String, Value>) -> Option<Self> {
-        let resource_url = take_string(&mut object, "resourceUrl")?;
+        let resource_url = take_string(&mut object, "resourceUrl");
+        let resource = take_string(&mut object, "resource");
+        if resource_url.is_none() && resource.is_none() {
+            return None;
+        }
         let odata_type = take_string(&mut object, "@odata.type");
         let change_type =
             take_string(&mut object, "changeType").map(|text| ChangeType::parse(&text));
-        let resource = take_string(&mut object, "resource");
         let callback_uri = take_string(&mut object, "callbackUri");
         // A `resourceData` that is neither an object nor an array (for example `null`) stays in
         // `extra`, so that it is written back as it came.
@@ -238,9 +248,15 @@ impl CommsNotification {
     /// The call id, from `resourceUrl` (`/communications/calls/{id}...`), else from `resource`
     /// (`/app/calls/{id}`), else the `id` of a call in `resourceData`.
     pub fn call_id(&self) -> Option<&str> {
-        call_id_from_path(&self.resource_url)
+        (self.resource_url.as_deref().and_then(call_id_from_path))
             .or_else(|| self.resource.as_deref().and_then(call_id_from_path))
             .or_else(|| self.call().and_then(|call| call.id.as_deref()))
+    }
+
+    /// The resource path: `resourceUrl`, else `resource` (the older form, for example
+    /// `/app/calls/{id}`). Every item read from JSON has one.
+    pub fn resource_path(&self) -> Option<&str> {
+        self.resource_url.as_deref().or(self.resource.as_deref())
     }
 
     /// The call in `resourceData`, when `resourceData` is a single call.
@@ -288,8 +304,9 @@ impl CommsNotification {
 impl<'de> Deserialize<'de> for CommsNotification {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let object = Map::deserialize(deserializer)?;
-        Self::from_json_object(object)
-            .ok_or_else(|| serde::de::Error::custom("missing `resourceUrl` string"))
+        Self::from_json_object(object).ok_or_else(|| {
+            serde::de::Error::custom("neither a `resourceUrl` nor a `resource` string")
+        })
     }
 }
 

@@ -173,11 +173,15 @@ fn only_the_envelope_decides_validity() {
         ),
         (
             json!({"value": [{"changeType": "created"}]}),
-            EnvelopeError::ItemWithoutResourceUrl { index: 0 },
+            EnvelopeError::ItemWithoutResource { index: 0 },
         ),
         (
             json!({"value": [{"resourceUrl": 7}]}),
-            EnvelopeError::ItemWithoutResourceUrl { index: 0 },
+            EnvelopeError::ItemWithoutResource { index: 0 },
+        ),
+        (
+            json!({"value": [{"resource": "/app/calls/1"}, {"resourceUrl": null, "resource": 7}]}),
+            EnvelopeError::ItemWithoutResource { index: 1 },
         ),
     ];
     for (body, expected) in cases {

@@ -200,25 +200,36 @@ fn text_is_borrowed_from_the_body_unless_escaped() {
 }
 
 #[test]
-fn items_with_only_resource_are_read_where_the_model_refuses_them() {
+fn items_with_only_resource_are_read_as_the_model_reads_them() {
     let body = br##"{"value":[{"changeType":"created","resource":"/app/calls/57DA",
         "resourceData":{"@odata.type":"#microsoft.graph.call","state":"incoming","source":{"region":"amer"}}},
-        {"changeType":"deleted","resourceData":{"@odata.type":"#microsoft.graph.call","id":"from-call"}}]}"##;
-    assert!(model_of(body).is_none());
+        {"changeType":"updated","resource":"/app/calls/57DA","resourceData":{"@odata.type":"#microsoft.graph.call","callState":"Established"}}]}"##;
+    let model = model_of(body).unwrap();
     let facts = read_facts(body).unwrap();
+    agree("resource only", &model, &facts);
     let [first, second] = facts.notifications() else {
         panic!("two notifications")
     };
     assert_eq!(first.resource_url(), Some("/app/calls/57DA"));
     assert_eq!(first.call_id(), Some("57DA"));
     assert!(first.is_new_incoming_call());
-    assert_eq!(second.resource_url(), None);
-    assert_eq!(second.call_id(), Some("from-call"));
-    assert_eq!(second.summary().resource_url, "");
+    assert_eq!(second.state(), Some("Established"));
+    assert_eq!(second.summary().state, Some("established"));
     assert_eq!(
         facts.new_incoming_calls().next().unwrap().source_region(),
         Some("amer")
     );
+}
+
+#[test]
+fn an_item_without_any_resource_path_is_refused_by_both_readers() {
+    let body = br##"{"value":[{"changeType":"created","resource":"/app/calls/57DA"},
+        {"changeType":"deleted","resourceData":{"@odata.type":"#microsoft.graph.call","id":"from-call"}}]}"##;
+    assert!(model_of(body).is_none());
+    match read_facts(body) {
+        Err(FactsError::NotAnEnvelope(EnvelopeError::ItemWithoutResource { index: 1 })) => {}
+        other => panic!("expected the second item refused, got {other:?}"),
+    }
 }
 
 #[test]
@@ -311,14 +322,12 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(1024))]
 
     /// On generated envelopes, the facts reader agrees with the model wherever the model reads the
-    /// body, and refuses a body for the model's reason unless the model's reason is a missing
-    /// `resourceUrl`.
+    /// body, and refuses a body for the model's reason.
     #[test]
     fn facts_agree_with_the_model_on_generated_envelopes(envelope in envelope()) {
         let body = serde_json::to_vec(&envelope).unwrap();
         match CommsNotifications::from_value(envelope) {
             Ok(model) => agree("generated", &model, &read_facts(&body).unwrap()),
-            Err(EnvelopeError::ItemWithoutResourceUrl { .. }) => {}
             Err(expected) => match read_facts(&body) {
                 Err(FactsError::NotAnEnvelope(error)) => prop_assert_eq!(error, expected),
                 other => prop_assert!(false, "expected {expected:?}, got {other:?}"),
@@ -371,11 +380,7 @@ fn agree(name: &str, model: &CommsNotifications, facts: &Facts<'_>) {
             notification.change_type(),
             "{name}: changeType"
         );
-        assert_eq!(
-            facts.resource_url(),
-            Some(notification.resource_url.as_str()),
-            "{name}"
-        );
+        assert_eq!(facts.resource_url(), notification.resource_path(), "{name}");
         assert_eq!(
             facts.resource_type(),
             notification.resource_type(),
@@ -399,7 +404,11 @@ fn agree(name: &str, model: &CommsNotifications, facts: &Facts<'_>) {
             expected_change.unwrap_or_default(),
             "{name}"
         );
-        assert_eq!(summary.resource_url, notification.resource_url, "{name}");
+        assert_eq!(
+            summary.resource_url,
+            notification.resource_path().unwrap_or_default(),
+            "{name}"
+        );
         assert_eq!(
             summary.resource_type,
             notification.resource_type(),

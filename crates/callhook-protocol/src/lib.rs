@@ -154,6 +154,13 @@ pub enum InvalidBody {
          (`participants` + `callState`, `operationOutcome`, or `type` + `currentState`)"
     )]
     NeitherFormat,
+    /// The object is one Graph notification (it has `changeType` and a `resourceUrl` or `resource`)
+    /// without the envelope around it, as in some documentation examples.
+    #[error(
+        "JSON object is a single Graph notification without its envelope: the platform sends \
+         `{{\"value\": [ ... ]}}` with the notifications inside `value`"
+    )]
+    NotificationWithoutEnvelope,
     /// `value` is present but not an array.
     #[error("`value` must be an array")]
     ValueNotArray,
@@ -163,9 +170,11 @@ pub enum InvalidBody {
         /// The item's position in `value`, from 0.
         index: usize,
     },
-    /// An item of `value` has no `resourceUrl` string.
-    #[error("`value[{index}]` has no `resourceUrl` string")]
-    ItemWithoutResourceUrl {
+    /// An item of `value` has neither a `resourceUrl` string nor a `resource` string.
+    #[error(
+        "`value[{index}]` has neither a `resourceUrl` nor a `resource` string, so it names no call"
+    )]
+    ItemWithoutResource {
         /// The item's position in `value`, from 0.
         index: usize,
     },
@@ -178,9 +187,7 @@ impl From<EnvelopeError> for InvalidBody {
             EnvelopeError::MissingValue => Self::NeitherFormat,
             EnvelopeError::ValueNotArray => Self::ValueNotArray,
             EnvelopeError::ItemNotObject { index } => Self::ItemNotObject { index },
-            EnvelopeError::ItemWithoutResourceUrl { index } => {
-                Self::ItemWithoutResourceUrl { index }
-            }
+            EnvelopeError::ItemWithoutResource { index } => Self::ItemWithoutResource { index },
         }
     }
 }
@@ -289,13 +296,21 @@ pub fn negotiate(body: &[u8], policy: LegacyPolicy) -> Negotiation {
             Err(error) => Negotiation::Invalid(error.into()),
         };
     }
+    let one_notification = looks_like_one_notification(&object);
     match LegacyNotification::from_json_object(object) {
         Some(notification) => Negotiation::Legacy {
             notification: Box::new(notification),
             action: policy.action(),
         },
+        None if one_notification => Negotiation::Invalid(InvalidBody::NotificationWithoutEnvelope),
         None => Negotiation::Invalid(InvalidBody::NeitherFormat),
     }
+}
+
+/// True for an object that is one `commsNotification` item: a `changeType` and a resource path.
+fn looks_like_one_notification(object: &serde_json::Map<String, Value>) -> bool {
+    object.contains_key("changeType")
+        && (object.contains_key("resourceUrl") || object.contains_key("resource"))
 }
 
 /// The reason for a body that is not JSON, without the position suffix serde adds to its message.

@@ -26,7 +26,7 @@ pub struct SummaryEntry {
     /// or the empty string when the item has no string `changeType`.
     /// Legacy: always `"legacy"`, because the legacy format has no change type.
     pub change_type: String,
-    /// Graph: `resourceUrl`. Legacy: `links.call` when present, else `/legacy/{id}`
+    /// Graph: `resourceUrl`, else `resource` (an item has one or both). Legacy: `links.call` when present, else `/legacy/{id}`
     /// (`/legacy` without an id).
     pub resource_url: String,
     /// Graph: the `@odata.type` of `resourceData` as sent (for an array, its first element's).
@@ -65,7 +65,7 @@ impl SummaryEntry {
                 .change_type()
                 .map(|change| change.as_str().to_owned())
                 .unwrap_or_default(),
-            resource_url: notification.resource_url.clone(),
+            resource_url: notification.resource_path().unwrap_or_default().to_owned(),
             resource_type: notification.resource_type().map(str::to_owned),
             state: notification.state().map(|state| state.as_str().to_owned()),
             call_id: notification.call_id().map(str::to_owned),

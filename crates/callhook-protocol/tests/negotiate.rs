@@ -175,11 +175,15 @@ fn invalid_bodies_are_rejected_with_a_reason_a_person_can_act_on() {
         ),
         (
             b"{\"value\":[{\"changeType\":\"created\"}]}",
-            "`value[0]` has no `resourceUrl` string",
+            "`value[0]` has neither a `resourceUrl` nor a `resource` string, so it names no call",
         ),
         (
-            b"{\"value\":[{\"resourceUrl\":null}]}",
-            "`value[0]` has no `resourceUrl` string",
+            b"{\"value\":[{\"resourceUrl\":null,\"resource\":5}]}",
+            "`value[0]` has neither a `resourceUrl` nor a `resource` string, so it names no call",
+        ),
+        (
+            b"{\"changeType\":\"created\",\"resource\":\"/app/calls/1\"}",
+            "JSON object is a single Graph notification without its envelope: the platform sends `{\"value\": [ ... ]}` with the notifications inside `value`",
         ),
     ];
     for (body, reason) in cases {

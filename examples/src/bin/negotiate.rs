@@ -52,7 +52,7 @@ fn describe(name: &str, body: &[u8]) {
                     notification
                         .change_type()
                         .map_or("?", |change| change.as_str()),
-                    notification.resource_url,
+                    notification.resource_path().unwrap_or_default(),
                     notification.call_id().unwrap_or("?")
                 );
                 if notification.is_new_incoming_call()

@@ -20,12 +20,13 @@
 //! [`Call`]'s accessors. A repeated member counts by its last occurrence, as in the model's JSON
 //! tree.
 //!
+//! An item's resource path is its `resourceUrl`, else its `resource` (real bodies and Microsoft's
+//! documentation have items with only `resource`); an item with neither is refused, as the model
+//! refuses it.
+//!
 //! It is more tolerant than the model in a few places, all of which the model refuses as a whole
 //! body:
 //!
-//! * an item without a `resourceUrl` string is read, with `resource` as its resource path (real
-//!   bodies and Microsoft's documentation have items with only `resource`), where the model refuses
-//!   the body ([`EnvelopeError::ItemWithoutResourceUrl`] is never returned);
 //! * a UTF-8 byte order mark before the JSON is skipped, as `callhook_protocol::negotiate` skips it;
 //! * the members it skips are only checked for JSON syntax: nesting deeper than `serde_json`'s limit of
 //!   128, numbers beyond the range of `f64` and lone surrogate escapes (`"\ud800"`) are read there,
@@ -252,8 +253,7 @@ impl IncomingCallFacts<'_> {
 pub enum FactsError {
     /// The body is not JSON (or not UTF-8).
     NotJson(serde_json::Error),
-    /// The body is JSON but not a Graph envelope; never
-    /// [`EnvelopeError::ItemWithoutResourceUrl`], because an item's resource path may be `resource`.
+    /// The body is JSON but not a Graph envelope.
     NotAnEnvelope(EnvelopeError),
 }
 
@@ -355,16 +355,19 @@ impl<'de> Shape<'de> for ValueShape {
                 index,
                 facts: &mut facts,
             };
-            match seq.next_element_seed(ShapeSeed(item))? {
+            let refusal = match seq.next_element_seed(ShapeSeed(item))? {
                 None => break,
-                Some(true) => index += 1,
-                Some(false) => {
-                    // The body is refused, but only once it is known to be JSON, as the model
-                    // parses it whole before it looks at the items.
-                    skip_seq(seq)?;
-                    return Ok(Err(EnvelopeError::ItemNotObject { index }));
+                Some(ItemRead::Read) => {
+                    index += 1;
+                    continue;
                 }
-            }
+                Some(ItemRead::NotAnObject) => EnvelopeError::ItemNotObject { index },
+                Some(ItemRead::WithoutResource) => EnvelopeError::ItemWithoutResource { index },
+            };
+            // The body is refused, but only once it is known to be JSON, as the model parses it
+            // whole before it looks at the items.
+            skip_seq(seq)?;
+            return Ok(Err(refusal));
         }
         facts.notifications.shrink_to_fit();
         facts.new_incoming_calls.shrink_to_fit();
@@ -372,20 +375,30 @@ impl<'de> Shape<'de> for ValueShape {
     }
 }
 
-/// One item of `value`; its facts go into `facts`, and reading it says whether it was an object.
+/// What reading one item of `value` found.
+enum ItemRead {
+    /// A notification, whose facts were kept.
+    Read,
+    /// Not an object.
+    NotAnObject,
+    /// An object with neither a `resourceUrl` string nor a `resource` string.
+    WithoutResource,
+}
+
+/// One item of `value`; its facts go into `facts`, and reading it says what it was.
 struct ItemShape<'f, 'de> {
     index: usize,
     facts: &'f mut Facts<'de>,
 }
 
 impl<'de> Shape<'de> for ItemShape<'_, 'de> {
-    type Value = bool;
+    type Value = ItemRead;
 
-    fn other(self) -> bool {
-        false
+    fn other(self) -> ItemRead {
+        ItemRead::NotAnObject
     }
 
-    fn map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+    fn map<A: MapAccess<'de>>(self, mut map: A) -> Result<ItemRead, A::Error> {
         let mut change_type = None;
         let mut resource_url = None;
         let mut resource = None;
@@ -405,6 +418,9 @@ impl<'de> Shape<'de> for ItemShape<'_, 'de> {
             }
         }
 
+        if resource_url.is_none() && resource.is_none() {
+            return Ok(ItemRead::WithoutResource);
+        }
         let (resource_type, mut call) = match resource_data {
             ResourceDataFacts::Absent => (None, None),
             ResourceDataFacts::Array { first_type } => (first_type, None),
@@ -413,7 +429,9 @@ impl<'de> Shape<'de> for ItemShape<'_, 'de> {
                 (resource.odata_type.take(), is_call.then_some(resource))
             }
         };
-        let state = call.as_mut().and_then(|call| call.state.take());
+        let state = call
+            .as_mut()
+            .and_then(|call| call.state.take().or_else(|| call.call_state.take()));
         let call_id = resource_url
             .as_ref()
             .and_then(call_id_in)
@@ -434,7 +452,7 @@ impl<'de> Shape<'de> for ItemShape<'_, 'de> {
             }
         }
         self.facts.notifications.push(notification);
-        Ok(true)
+        Ok(ItemRead::Read)
     }
 }
 
@@ -519,6 +537,8 @@ struct ResourceFacts<'de> {
     odata_type: Option<Cow<'de, str>>,
     id: Option<Cow<'de, str>>,
     state: Option<Cow<'de, str>>,
+    /// The pre-release (2018) name of `state`; the state is `state`, else this.
+    call_state: Option<Cow<'de, str>>,
     tenant_id: Option<Cow<'de, str>>,
     source: ParticipantFacts<'de>,
     target_application_ids: Vec<Cow<'de, str>>,
@@ -564,6 +584,7 @@ impl<'de> Shape<'de> for CallShape<'_, 'de> {
                 "@odata.type" => read_text(map, &mut facts.odata_type)?,
                 "id" => read_text(map, &mut facts.id)?,
                 "state" => read_text(map, &mut facts.state)?,
+                "callState" => read_text(map, &mut facts.call_state)?,
                 "tenantId" => read_text(map, &mut facts.tenant_id)?,
                 "source" => {
                     let mut source = ParticipantFacts::default();

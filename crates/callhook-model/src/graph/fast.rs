@@ -94,12 +94,11 @@ impl<'de> Visitor<'de> for ItemVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FastItem, A::Error> {
         let mut item = CommsNotification::default();
-        let mut resource_url = None;
         while let Some(key) = map.next_key::<Key<'de>>()? {
             match key.as_str() {
                 "@odata.type" => item.odata_type = Some(map.next_value()?),
                 "changeType" => item.change_type = Some(map.next_value::<ChangeType>()?),
-                "resourceUrl" => resource_url = Some(map.next_value::<String>()?),
+                "resourceUrl" => item.resource_url = Some(map.next_value()?),
                 "resource" => item.resource = Some(map.next_value()?),
                 "callbackUri" => item.callback_uri = Some(map.next_value()?),
                 "resourceData" => item.resource_data = map.next_value_seed(ResourceDataSeed)?,
@@ -109,7 +108,9 @@ impl<'de> Visitor<'de> for ItemVisitor {
                 }
             }
         }
-        item.resource_url = resource_url.ok_or_else(|| serde::de::Error::custom(GIVE_UP))?;
+        if item.resource_url.is_none() && item.resource.is_none() {
+            return Err(serde::de::Error::custom(GIVE_UP));
+        }
         Ok(FastItem(item))
     }
 }

@@ -247,8 +247,26 @@ model_struct! {
         code: ResultCode = "code",
         /// The subcode, as a number or a numeric string (both occur).
         subcode: ResultCode = "subcode",
+        /// The subcode under the spelling `subCode`, which documentation examples use;
+        /// [`ResultInfo::subcode_value`] reads either.
+        sub_code: ResultCode = "subCode",
         /// A message for people.
         message: String = "message",
+    }
+}
+
+impl ResultInfo {
+    /// The code as an integer, sent as a number or a numeric string.
+    pub fn code_value(&self) -> Option<i64> {
+        self.code.as_ref().and_then(ResultCode::as_i64)
+    }
+
+    /// The subcode as an integer: `subcode`, else `subCode`, sent as a number or a numeric string.
+    pub fn subcode_value(&self) -> Option<i64> {
+        self.subcode
+            .as_ref()
+            .or(self.sub_code.as_ref())
+            .and_then(ResultCode::as_i64)
     }
 }
 

@@ -26,6 +26,12 @@ model_struct! {
         id: String = "id",
         /// The call's state.
         state: CallState = "state",
+        /// The call's state under its pre-release (2018) name; [`Call::state`] reads either.
+        call_state: CallState = "callState",
+        /// Who answered the call (pre-release 2018 notifications of a redirected call).
+        answered_by: IdentitySet = "answeredBy",
+        /// Why the call ended (pre-release 2018 notifications, and some later terminations).
+        termination_reason: String = "terminationReason",
         /// Whether the call is incoming or outgoing.
         direction: CallDirection = "direction",
         /// Where the platform sends this call's notifications.
@@ -130,9 +136,25 @@ impl Call {
             .filter_map(|application| application.id.as_deref())
     }
 
-    /// The call's state.
+    /// The call's state: `state`, else the pre-release `callState`.
     pub fn state(&self) -> Option<&CallState> {
-        self.state.as_ref()
+        self.state.as_ref().or(self.call_state.as_ref())
+    }
+
+    /// How the call ended, when it did (`resultInfo`).
+    pub fn result_info(&self) -> Option<&ResultInfo> {
+        self.result_info.as_ref()
+    }
+
+    /// The meeting this call joins (`meetingInfo`), for example the organizer of a policy-based
+    /// recording call.
+    pub fn meeting_info(&self) -> Option<&MeetingInfo> {
+        self.meeting_info.as_ref()
+    }
+
+    /// The application metadata of a policy-based recording call (`applicationMetadata`), as sent.
+    pub fn application_metadata(&self) -> Option<&Value> {
+        self.application_metadata.as_ref()
     }
 }
 
