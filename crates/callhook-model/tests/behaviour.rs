@@ -454,3 +454,62 @@ fn envelope_like() -> impl Strategy<Value = Value> {
 fn item(value: Value) -> CommsNotification {
     serde_json::from_value(value).unwrap()
 }
+
+/// The variations real bodies show, each of which once made a call unreadable or a body refused:
+/// `resource` without `resourceUrl`, a path without its leading slash, enumerations in any case,
+/// `subCode`, `null` optional members, `@odata.type` without `#`, numbers as strings, and the
+/// pre-release 2018 names (`callState`, `answeredBy`, `terminationReason`, `endpointIdentity`).
+#[test]
+fn the_variations_of_real_bodies_are_read_by_both_paths() {
+    let body = json!({"value": [
+        {"changeType": "Created", "resource": "/app/calls/57DA",
+         "resourceData": {"@odata.type": "microsoft.graph.call", "state": "Incoming",
+            "source": {"identity": {"user": {"@odata.type": "#microsoft.graph.endpointIdentity",
+                "id": "caller", "tenantId": "tenant-1", "language": "en-US"}},
+                "region": null, "languageId": null, "countryCode": null},
+            "targets": [{"identity": {"application": {"id": "bot", "displayName": null}}}],
+            "toneInfo": {"sequenceId": "3", "tone": "Tone1"},
+            "resultInfo": {"code": "500", "subCode": 7000}}},
+        {"changeType": "UPDATED", "resourceUrl": "communications/calls/57DA",
+         "resourceData": {"@odata.type": "#microsoft.graph.call", "callState": "terminated",
+            "answeredBy": {"user": {"@odata.type": "#microsoft.graph.endpointIdentity", "id": "u2"}},
+            "terminationReason": "AppRedirected", "id": null}}
+    ]});
+    let bytes = serde_json::to_vec(&body).unwrap();
+    let tolerant = CommsNotifications::from_value(body).unwrap();
+    // The single-pass reader reads this body too, to the same result.
+    assert_eq!(
+        CommsNotifications::from_slice_fast(&bytes).as_ref(),
+        Some(&tolerant)
+    );
+    let [incoming, terminated] = &tolerant.value[..] else {
+        panic!("two notifications")
+    };
+    assert!(incoming.is_new_incoming_call());
+    assert_eq!(incoming.call_id(), Some("57DA"));
+    assert_eq!(incoming.resource_path(), Some("/app/calls/57DA"));
+    assert_eq!(incoming.resource_url, None);
+    let call = incoming.call().unwrap();
+    assert_eq!(call.tenant_id(), Some("tenant-1"));
+    assert_eq!(call.target_application_ids().collect::<Vec<_>>(), ["bot"]);
+    assert_eq!(call.source_region(), None);
+    let tone = call.tone_info.as_ref().unwrap();
+    assert_eq!(
+        tone.sequence_id.as_ref().and_then(ResultCode::as_i64),
+        Some(3)
+    );
+    let result = call.result_info().unwrap();
+    assert_eq!(
+        (result.code_value(), result.subcode_value()),
+        (Some(500), Some(7000))
+    );
+
+    assert_eq!(terminated.call_id(), Some("57DA"));
+    assert_eq!(terminated.change_type(), Some(&ChangeType::Updated));
+    let call = terminated.call().unwrap();
+    assert_eq!(call.state(), Some(&CallState::Terminated));
+    assert_eq!(call.termination_reason.as_deref(), Some("AppRedirected"));
+    let answered = call.answered_by.as_ref().and_then(|set| set.user.as_ref());
+    assert_eq!(answered.and_then(|user| user.id.as_deref()), Some("u2"));
+    assert_eq!(call.id, None);
+}

@@ -132,8 +132,6 @@ fn a_call_that_does_not_fit_the_model_is_not_a_call() {
         json!({"targets": [{"identity": {"application": {"id": "a"}}}, 3]}),
         json!({"targets": [{"hidden": "yes"}]}),
         json!({"targets": [{"identity": {"applicationInstance": []}}]}),
-        json!({"toneInfo": {"sequenceId": 1.5}}),
-        json!({"toneInfo": {"sequenceId": 9_223_372_036_854_775_808_u64}}),
         json!({"toneInfo": {"tone": 1}}),
         json!({"resultInfo": {"code": true}}),
         json!({"resultInfo": {"message": 1}}),
@@ -149,13 +147,16 @@ fn a_call_that_does_not_fit_the_model_is_not_a_call() {
         json!({"@odata.etag": 5}),
     ];
     // And these fit: null for any member, unknown members of any kind, any `meetingInfo`, any JSON
-    // in the members kept as JSON, integers and numeric text as result codes.
+    // in the members kept as JSON, numbers and numeric text as result codes and sequence ids.
     let fits = [
         json!({"source": null, "targets": null, "toneInfo": null, "id": null}),
         json!({"somethingNew": {"deep": [1, {"x": null}]}, "meetingInfo": 5}),
         json!({"meetingInfo": {"@odata.type": "#microsoft.graph.tokenMeetingInfo", "token": 42}}),
         json!({"callOptions": [1, 2], "mediaConfig": "x", "transcription": null, "callRoutes": [1, "a"]}),
         json!({"resultInfo": {"code": 500, "subcode": "5001"}, "toneInfo": {"sequenceId": -3}}),
+        json!({"resultInfo": {"code": "0", "subCode": 7000}, "toneInfo": {"sequenceId": "3"}}),
+        json!({"toneInfo": {"sequenceId": 1.5}, "callState": "Incoming", "terminationReason": null}),
+        json!({"toneInfo": {"sequenceId": 9_223_372_036_854_775_808_u64}}),
         json!({"targets": [], "requestedModalities": ["Audio", "somethingNew"]}),
         json!({"source": {"identity": {"phone": {"id": "+1", "somethingNew": 1}}, "region": "amer"}}),
     ];

@@ -286,7 +286,7 @@ pub fn negotiate(body: &[u8], policy: LegacyPolicy) -> Negotiation {
                 found: json_kind(&other),
             });
         }
-        Err(error) => return Negotiation::Invalid(not_json(&error)),
+        Err(error) => return Negotiation::Invalid(not_json(&error, body)),
     };
     // `value` decides first: a Graph body is recognised by it even if it also carried legacy-looking
     // members, and a malformed `value` is reported as such rather than as "neither format".
@@ -314,11 +314,25 @@ fn looks_like_one_notification(object: &serde_json::Map<String, Value>) -> bool 
 }
 
 /// The reason for a body that is not JSON, without the position suffix serde adds to its message.
-fn not_json(error: &serde_json::Error) -> InvalidBody {
+///
+/// A body that starts with a member name (`"resource": ...`) is a piece cut out of an object, as
+/// pasted from a log; the parser reads the name as a whole string and stops at the colon, so the
+/// detail says what that means.
+fn not_json(error: &serde_json::Error, body: &[u8]) -> InvalidBody {
     let (line, column) = (error.line(), error.column());
     let message = error.to_string();
     let suffix = format!(" at line {line} column {column}");
-    let detail = message.strip_suffix(&suffix).unwrap_or(&message).to_owned();
+    let mut detail = message.strip_suffix(&suffix).unwrap_or(&message).to_owned();
+    let starts_with_string = body
+        .iter()
+        .find(|byte| !byte.is_ascii_whitespace())
+        .is_some_and(|byte| *byte == b'"');
+    if starts_with_string && detail == "trailing characters" {
+        detail.push_str(
+            " after a string: the body starts with a member (`\"name\": ...`) instead of `{`, \
+             as a fragment of an object would",
+        );
+    }
     InvalidBody::NotJson {
         line,
         column,

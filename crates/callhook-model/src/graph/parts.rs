@@ -233,8 +233,9 @@ model_struct! {
 model_struct! {
     /// A Graph `toneInfo`: a DTMF key the caller pressed.
     ToneInfo {
-        /// The order of the tone in the call.
-        sequence_id: i64 = "sequenceId",
+        /// The order of the tone in the call, as a number or a numeric string (documented as a
+        /// number; numbers arrive as strings elsewhere in the same notifications).
+        sequence_id: ResultCode = "sequenceId",
         /// The key.
         tone: Tone = "tone",
     }
