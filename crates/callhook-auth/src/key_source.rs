@@ -139,13 +139,8 @@ impl KeyFetcher {
         url: &str,
     ) -> Result<(KeySet, Vec<SkippedKey>), KeySourceError> {
         let document = self.fetch_document(url).await?;
-        let configuration: serde_json::Map<String, Value> =
-            serde_json::from_slice(&document).map_err(|_| KeySourceError::MissingJwksUri)?;
-        let jwks_uri = configuration
-            .get("jwks_uri")
-            .and_then(Value::as_str)
-            .ok_or(KeySourceError::MissingJwksUri)?;
-        self.fetch_jwks(jwks_uri).await
+        let jwks_uri = jwks_uri_of_openid_configuration(&document)?;
+        self.fetch_jwks(&jwks_uri).await
     }
 
     /// Fetches and parses the key set at `url`.
@@ -194,6 +189,24 @@ impl KeyFetcher {
         }
         Ok(body)
     }
+}
+
+/// The `jwks_uri` of an OpenID configuration document, as the key source reads it: a JSON object
+/// with a string `jwks_uri`. Every other member (issuer, endpoints, the algorithm list, which the
+/// platform's own documents spell `"RSA256"`) is left alone.
+///
+/// # Errors
+///
+/// [`KeySourceError::MissingJwksUri`] when the document is not a JSON object with a string
+/// `jwks_uri`.
+pub fn jwks_uri_of_openid_configuration(document: &[u8]) -> Result<String, KeySourceError> {
+    let configuration: serde_json::Map<String, Value> =
+        serde_json::from_slice(document).map_err(|_| KeySourceError::MissingJwksUri)?;
+    configuration
+        .get("jwks_uri")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or(KeySourceError::MissingJwksUri)
 }
 
 /// A reqwest client builder whose TLS is rustls on ring's provider (passed explicitly: no

@@ -74,7 +74,7 @@ pub use jwk::{
 };
 pub use key_source::{
     KeyFetcher, KeySource, KeySourceError, KeyStatus, MAXIMUM_KEY_DOCUMENT_BYTES, RefreshPolicy,
-    http_client_builder,
+    http_client_builder, jwks_uri_of_openid_configuration,
 };
 pub use verify::{
     DEFAULT_ISSUERS, DEFAULT_LEEWAY_SECS, MAXIMUM_TOKEN_BYTES, Rejection, Verifier, VerifierConfig,

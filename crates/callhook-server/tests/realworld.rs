@@ -34,7 +34,11 @@ fn labelled_bodies() -> Option<Vec<(String, String, Vec<u8>)>> {
     let bodies = sources
         .lines()
         .filter_map(|line| {
-            let name = line.strip_prefix("- `bodies/")?.split('`').next()?.to_owned();
+            let name = line
+                .strip_prefix("- `bodies/")?
+                .split('`')
+                .next()?
+                .to_owned();
             let label = line
                 .split("**expected: ")
                 .nth(1)?
@@ -97,7 +101,10 @@ async fn post_every_body(extra: &str) {
         .map(|request| request.body)
         .collect();
     assert_eq!(delivered.len(), graph.len());
-    assert!(delivered == graph, "a body was changed on its way to the bot");
+    assert!(
+        delivered == graph,
+        "a body was changed on its way to the bot"
+    );
     callhook.stop().await;
 }
 
