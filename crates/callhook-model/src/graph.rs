@@ -16,8 +16,10 @@
 //! * enumerations compare case-insensitively and keep unknown values;
 //! * an item member the model cannot read (for example a `changeType` that is not a string, or a
 //!   `resourceData` that is `null` or a number) is kept in the item's `extra` under its own key;
-//! * a resource whose `@odata.type` is unknown, missing, or known but whose fields do not fit the
-//!   model is kept as [`Resource::Unknown`] with its raw JSON.
+//! * a member of a resource that does not fit the model (a call's `id` sent as a number, say) is
+//!   kept in that resource's `extra`, and the rest of the resource is read as usual;
+//! * a resource whose `@odata.type` is unknown or missing is kept as [`Resource::Unknown`] with its
+//!   raw JSON.
 //!
 //! Serializing writes back everything that was read. Two normalisations are documented: a known
 //! enumeration value is written in its documented spelling (`"Incoming"` becomes `"incoming"`), and a
@@ -372,8 +374,9 @@ impl<'de> Deserialize<'de> for ResourceData {
 ///
 /// The type is compared case-insensitively, with or without the leading `#`, and with or without
 /// the `microsoft.graph.` namespace. Anything this version does not model, including objects without
-/// `@odata.type` and known types whose fields do not fit the model, is kept as
-/// [`Resource::Unknown`] with the raw JSON; reading a resource never fails.
+/// `@odata.type`, is kept as [`Resource::Unknown`] with the raw JSON; a member of a known type that
+/// does not fit the model (a call's `id` sent as a number, say) is kept in the resource's `extra`,
+/// so that the rest stays readable. Reading a resource never fails.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Resource {
     /// `#microsoft.graph.call`.
@@ -396,26 +399,16 @@ impl Resource {
     /// Reads a resource from JSON; never fails (see the type's documentation).
     pub fn from_value(value: Value) -> Self {
         let kind = graph_type_name(&value).map(str::to_ascii_lowercase);
-        let parsed = match kind.as_deref() {
-            Some("call") => Call::deserialize(&value).map(|call| Self::Call(Box::new(call))),
-            Some("participant") => Participant::deserialize(&value)
-                .map(|participant| Self::Participant(Box::new(participant))),
-            Some("playpromptoperation") => PlayPromptOperation::deserialize(&value)
-                .map(|operation| Self::PlayPromptOperation(Box::new(operation))),
-            Some("recordoperation") => RecordOperation::deserialize(&value)
-                .map(|operation| Self::RecordOperation(Box::new(operation))),
-            Some("contentsharingsession") => ContentSharingSession::deserialize(&value)
-                .map(|session| Self::ContentSharingSession(Box::new(session))),
-            Some(name) if name.ends_with("operation") => {
-                Operation::deserialize(&value).map(|operation| Self::Operation(Box::new(operation)))
-            }
-            _ => return Self::Unknown(value),
+        let read = match kind.as_deref() {
+            Some("call") => read_with_fallback(value, Self::Call),
+            Some("participant") => read_with_fallback(value, Self::Participant),
+            Some("playpromptoperation") => read_with_fallback(value, Self::PlayPromptOperation),
+            Some("recordoperation") => read_with_fallback(value, Self::RecordOperation),
+            Some("contentsharingsession") => read_with_fallback(value, Self::ContentSharingSession),
+            Some(name) if name.ends_with("operation") => read_with_fallback(value, Self::Operation),
+            _ => Err(value),
         };
-        match parsed {
-            Ok(resource) => resource,
-            // A model mismatch must not make a real notification fail: keep the raw JSON.
-            Err(_) => Self::Unknown(value),
-        }
+        read.unwrap_or_else(Self::Unknown)
     }
 
     /// The `@odata.type`, exactly as sent.
@@ -462,6 +455,31 @@ impl Serialize for Resource {
 impl<'de> Deserialize<'de> for Resource {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         Value::deserialize(deserializer).map(Self::from_value)
+    }
+}
+
+/// Reads `value` as a `T` and wraps it; a member that does not fit `T` is kept in its `extra`
+/// (see [`read_member_by_member`](crate::macros::read_member_by_member)). `Err` gives `value`
+/// back when it is not an object.
+pub(crate) fn read_with_fallback<T, R>(
+    value: Value,
+    wrap: impl FnOnce(Box<T>) -> R,
+) -> Result<R, Value>
+where
+    T: serde::de::DeserializeOwned + crate::macros::WithExtra,
+{
+    if !value.is_object() {
+        return Err(value);
+    }
+    match T::deserialize(&value) {
+        Ok(read) => Ok(wrap(Box::new(read))),
+        // Rare (a member the model did not foresee), so the copy kept for the worst case is cheap.
+        Err(_) => {
+            let original = value.clone();
+            crate::macros::read_member_by_member::<T>(value)
+                .map(|read| wrap(Box::new(read)))
+                .ok_or(original)
+        }
     }
 }
 

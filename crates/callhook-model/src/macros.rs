@@ -140,6 +140,12 @@ macro_rules! model_struct {
             }
         }
 
+        impl crate::macros::WithExtra for $name {
+            fn extra_mut(&mut self) -> &mut serde_json::Map<String, serde_json::Value> {
+                &mut self.extra
+            }
+        }
+
         impl crate::fit::Fits for $name {
             fn fits<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
                 struct Members;
@@ -160,6 +166,43 @@ macro_rules! model_struct {
             }
         }
     };
+}
+
+/// A wire struct's `extra`: where the members it does not model, or could not read, are kept.
+pub(crate) trait WithExtra {
+    fn extra_mut(&mut self) -> &mut serde_json::Map<String, serde_json::Value>;
+}
+
+/// Reads `value` as a `T` whose members do not all fit: each member that does not fit `T` on its
+/// own (a call's `id` sent as a number, say) is kept in `extra` under its own key, and the rest is
+/// read as usual, so that one member the model did not foresee never hides the others. `None` when
+/// `value` is not an object.
+pub(crate) fn read_member_by_member<T>(value: serde_json::Value) -> Option<T>
+where
+    T: serde::de::DeserializeOwned + WithExtra,
+{
+    let serde_json::Value::Object(object) = value else {
+        return None;
+    };
+    let mut fitting = serde_json::Map::new();
+    let mut misfits = serde_json::Map::new();
+    for (key, member) in object {
+        let mut alone = serde_json::Map::new();
+        alone.insert(key, member);
+        let alone = serde_json::Value::Object(alone);
+        let fits = T::deserialize(&alone).is_ok();
+        let serde_json::Value::Object(alone) = alone else {
+            continue;
+        };
+        if fits {
+            fitting.extend(alone);
+        } else {
+            misfits.extend(alone);
+        }
+    }
+    let mut read = T::deserialize(serde_json::Value::Object(fitting)).ok()?;
+    read.extra_mut().extend(misfits);
+    Some(read)
 }
 
 /// The type a field is read as: its reader when it names one, else its own type.

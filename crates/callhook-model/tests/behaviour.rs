@@ -54,11 +54,27 @@ fn enumerations_compare_case_insensitively_and_keep_unknown_values() {
 }
 
 #[test]
-fn enumerations_reject_non_strings_so_the_resource_falls_back_to_raw() {
+fn a_member_that_does_not_fit_is_kept_in_extra_and_the_rest_stays_readable() {
     assert!(serde_json::from_value::<CallState>(json!(3)).is_err());
-    let resource =
-        Resource::from_value(json!({"@odata.type": "#microsoft.graph.call", "state": 3}));
-    assert!(matches!(resource, Resource::Unknown(_)), "{resource:?}");
+    let raw = json!({"@odata.type": "#microsoft.graph.call", "state": 3, "id": 7,
+        "direction": "incoming", "source": {"region": ["emea"]}, "tenantId": "t"});
+    let resource = Resource::from_value(raw.clone());
+    let Resource::Call(call) = &resource else {
+        panic!("{resource:?}")
+    };
+    assert_eq!((call.state(), call.id.as_deref()), (None, None));
+    assert_eq!(call.direction, Some(CallDirection::Incoming));
+    assert_eq!(call.tenant_id(), Some("t"));
+    assert_eq!(call.source, None);
+    assert_eq!(call.extra.get("state"), Some(&json!(3)));
+    assert_eq!(call.extra.get("source"), Some(&json!({"region": ["emea"]})));
+    // Written back as it came.
+    assert_eq!(serde_json::to_value(&resource).unwrap(), raw);
+    // A resource that is not an object stays raw.
+    assert!(matches!(
+        Resource::from_value(json!([1])),
+        Resource::Unknown(_)
+    ));
 }
 
 #[test]
@@ -315,11 +331,12 @@ fn meeting_info_reads_in_one_pass_exactly_as_the_tolerant_path_reads_it() {
             "unknown",
         ),
         ("null", true, "absent"),
-        // A known kind whose fields do not fit is kept as raw JSON by the tolerant path only.
+        // A known kind with a member that does not fit is read by the tolerant path only, the
+        // member kept in its `extra`.
         (
             r##"{"@odata.type":"#microsoft.graph.tokenMeetingInfo","token":5}"##,
             false,
-            "unknown",
+            "token",
         ),
         // `@odata.type` not first, or repeated: left to the tolerant path.
         (

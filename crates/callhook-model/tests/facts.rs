@@ -119,9 +119,10 @@ fn repeated_members_count_by_their_last_occurrence() {
 }
 
 #[test]
-fn a_call_that_does_not_fit_the_model_is_not_a_call() {
-    // Each member below makes the call's resource unreadable by the model, which then keeps it as raw
-    // JSON: no state, no call id from it, not a new incoming call.
+fn a_member_that_does_not_fit_drops_only_its_own_fact() {
+    // Each member below does not fit the model, which keeps it in the call's `extra`: the call
+    // stays a call (and here a new incoming call), and the facts drop that member as the model
+    // does (`agree` compares every fact with the model's accessors).
     let misfits = [
         json!({"source": "not-an-object"}),
         json!({"source": {"identity": {"phone": {"id": 15555550100_u64}}}}),
@@ -173,8 +174,22 @@ fn a_call_that_does_not_fit_the_model_is_not_a_call() {
         let body = json!({"value": [{"changeType": "created", "resourceUrl": "/app/x", "resourceData": call}]});
         let body = serde_json::to_vec(&body).unwrap();
         let incoming_calls = check(&members.to_string(), &body).unwrap();
-        assert_eq!(incoming_calls == 1, expected_fit, "{members}");
+        assert_eq!(incoming_calls, 1, "{members} (fits: {expected_fit})");
+        let model = model_of(&body).unwrap();
+        let call = model.value[0].call().unwrap();
+        for key in members.as_object().unwrap().keys() {
+            let unmodelled = key.starts_with("somethingNew");
+            assert_eq!(
+                call.extra.contains_key(key.as_str()),
+                !expected_fit || unmodelled,
+                "{members}: {key} in extra"
+            );
+        }
     }
+    // A state that does not fit leaves a call with no state: not a new incoming call.
+    let body = br##"{"value":[{"changeType":"created","resourceUrl":"/app/x","resourceData":
+        {"@odata.type":"#microsoft.graph.call","state":3,"source":{"region":"amer"}}}]}"##;
+    assert_eq!(check("state 3", body), Some(0));
 }
 
 #[test]

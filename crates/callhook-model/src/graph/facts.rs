@@ -13,11 +13,12 @@
 //! The rules are the model's, not a second opinion, and a test holds the two readers equal on every
 //! body the model reads: [`NotificationFacts::is_new_incoming_call`] is
 //! [`CommsNotification::is_new_incoming_call`](super::CommsNotification::is_new_incoming_call)
-//! (enumerations compared case-insensitively; a call whose members do not fit the model is not a
-//! call, checked by the model's own rules for each of its types), the call id comes from
+//! (enumerations compared case-insensitively; a member of a call that does not fit the model, such
+//! as an `id` sent as a number, is dropped from the facts as the model keeps it in the call's
+//! `extra`, checked by the model's own rules for each member's type), the call id comes from
 //! [`call_id_from_path`] as in [`CommsNotification::call_id`](super::CommsNotification::call_id),
 //! the resource type of an array is its first element's, and the routing facts are those of
-//! [`Call`]'s accessors. A repeated member counts by its last occurrence, as in the model's JSON
+//! [`Call`](super::Call)'s accessors. A repeated member counts by its last occurrence, as in the model's JSON
 //! tree.
 //!
 //! An item's resource path is its `resourceUrl`, else its `resource` (real bodies and Microsoft's
@@ -60,7 +61,7 @@ use serde::de::{IgnoredAny, MapAccess, SeqAccess};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{
-    Call, CallState, ChangeType, EnvelopeError, Identity, IdentitySet, InvitationParticipantInfo,
+    CallState, ChangeType, EnvelopeError, Identity, IdentitySet, InvitationParticipantInfo,
     ParticipantInfo, call_id_from_path, graph_type_name_of,
 };
 use crate::fit::{OptionalSeed, Shape, ShapeSeed, read_shape, skip_seq};
@@ -225,23 +226,23 @@ impl IncomingCallFacts<'_> {
         self.index
     }
 
-    /// The caller's region, `source.region` (as [`Call::source_region`]).
+    /// The caller's region, `source.region` (as [`Call::source_region`](super::Call::source_region)).
     pub fn source_region(&self) -> Option<&str> {
         self.source_region.as_deref()
     }
 
-    /// A PSTN caller's phone number, `source.identity.phone.id` (as [`Call::caller_phone_number`]).
+    /// A PSTN caller's phone number, `source.identity.phone.id` (as [`Call::caller_phone_number`](super::Call::caller_phone_number)).
     pub fn caller_phone_number(&self) -> Option<&str> {
         self.caller_phone_number.as_deref()
     }
 
-    /// The call's `tenantId`, else the caller's user tenant (as [`Call::tenant_id`]).
+    /// The call's `tenantId`, else the caller's user tenant (as [`Call::tenant_id`](super::Call::tenant_id)).
     pub fn tenant_id(&self) -> Option<&str> {
         self.tenant_id.as_deref()
     }
 
     /// The ids of the targets' `application` and `applicationInstance` identities, in order (as
-    /// [`Call::target_application_ids`]).
+    /// [`Call::target_application_ids`](super::Call::target_application_ids)).
     pub fn target_application_ids(&self) -> impl ExactSizeIterator<Item = &str> {
         self.target_application_ids.iter().map(AsRef::as_ref)
     }
@@ -424,8 +425,8 @@ impl<'de> Shape<'de> for ItemShape<'_, 'de> {
         let (resource_type, mut call) = match resource_data {
             ResourceDataFacts::Absent => (None, None),
             ResourceDataFacts::Array { first_type } => (first_type, None),
-            ResourceDataFacts::Object { mut resource, fits } => {
-                let is_call = fits && resource.is_call();
+            ResourceDataFacts::Object { mut resource } => {
+                let is_call = resource.is_call();
                 (resource.odata_type.take(), is_call.then_some(resource))
             }
         };
@@ -466,11 +467,8 @@ enum ResourceDataFacts<'de> {
     /// Absent, or neither an object nor an array (the model keeps those in the item's `extra`).
     #[default]
     Absent,
-    /// An object, and whether it fits the model as a call.
-    Object {
-        resource: ResourceFacts<'de>,
-        fits: bool,
-    },
+    /// An object.
+    Object { resource: ResourceFacts<'de> },
     /// An array, and the `@odata.type` of its first element.
     Array { first_type: Option<Cow<'de, str>> },
 }
@@ -492,8 +490,8 @@ impl<'de> Shape<'de> for ResourceDataShape {
 
     fn map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
         let mut resource = ResourceFacts::default();
-        let fits = CallShape(&mut resource).map(map)?;
-        Ok(ResourceDataFacts::Object { resource, fits })
+        CallShape(&mut resource).read(map)?;
+        Ok(ResourceDataFacts::Object { resource })
     }
 
     fn seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
@@ -567,40 +565,40 @@ impl<'de> ResourceFacts<'de> {
     }
 }
 
-/// A resource object read as a [`Call`]; reading it says whether it fits one.
+/// A resource object read as a [`Call`](super::Call) might be. As in the model, which keeps a member that does
+/// not fit in the call's `extra`, a fact whose member does not fit is dropped, and the others stay.
 struct CallShape<'f, 'de>(&'f mut ResourceFacts<'de>);
 
-impl<'de> Shape<'de> for CallShape<'_, 'de> {
-    type Value = bool;
-
-    fn other(self) -> bool {
-        false
-    }
-
-    fn map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+impl<'de> CallShape<'_, 'de> {
+    fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let facts = self.0;
-        Call::fit_members(&mut map, |key, map| {
-            Ok(Some(match key {
-                "@odata.type" => read_text(map, &mut facts.odata_type)?,
-                "id" => read_text(map, &mut facts.id)?,
-                "state" => read_text(map, &mut facts.state)?,
-                "callState" => read_text(map, &mut facts.call_state)?,
-                "tenantId" => read_text(map, &mut facts.tenant_id)?,
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            match key.as_str() {
+                "@odata.type" => drop(read_text(&mut map, &mut facts.odata_type)?),
+                "id" => drop(read_text(&mut map, &mut facts.id)?),
+                "state" => drop(read_text(&mut map, &mut facts.state)?),
+                "callState" => drop(read_text(&mut map, &mut facts.call_state)?),
+                "tenantId" => drop(read_text(&mut map, &mut facts.tenant_id)?),
                 "source" => {
                     let mut source = ParticipantFacts::default();
                     let fits = map.next_value_seed(OptionalSeed(ParticipantShape(&mut source)))?;
-                    facts.source = source;
-                    fits
+                    facts.source = if fits {
+                        source
+                    } else {
+                        ParticipantFacts::default()
+                    };
                 }
                 "targets" => {
                     let mut ids = Vec::new();
                     let fits = map.next_value_seed(OptionalSeed(TargetsShape(&mut ids)))?;
-                    facts.target_application_ids = ids;
-                    fits
+                    facts.target_application_ids = if fits { ids } else { Vec::new() };
                 }
-                _ => return Ok(None),
-            }))
-        })
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -161,21 +161,15 @@ impl MeetingInfo {
     /// Reads a `meetingInfo` from JSON; never fails.
     pub fn from_value(value: Value) -> Self {
         let kind = super::graph_type_name(&value).map(str::to_ascii_lowercase);
-        let parsed = match kind.as_deref() {
-            Some("organizermeetinginfo") => OrganizerMeetingInfo::deserialize(&value)
-                .map(|info| Self::Organizer(Box::new(info))),
-            Some("tokenmeetinginfo") => {
-                TokenMeetingInfo::deserialize(&value).map(|info| Self::Token(Box::new(info)))
+        let read = match kind.as_deref() {
+            Some("organizermeetinginfo") => super::read_with_fallback(value, Self::Organizer),
+            Some("tokenmeetinginfo") => super::read_with_fallback(value, Self::Token),
+            Some("joinmeetingidmeetinginfo") => {
+                super::read_with_fallback(value, Self::JoinMeetingId)
             }
-            Some("joinmeetingidmeetinginfo") => JoinMeetingIdMeetingInfo::deserialize(&value)
-                .map(|info| Self::JoinMeetingId(Box::new(info))),
-            _ => return Self::Unknown(value),
+            _ => Err(value),
         };
-        match parsed {
-            Ok(info) => info,
-            // A model mismatch must not make the whole call unreadable: keep the raw JSON.
-            Err(_) => Self::Unknown(value),
-        }
+        read.unwrap_or_else(Self::Unknown)
     }
 }
 
