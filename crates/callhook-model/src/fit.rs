@@ -13,7 +13,7 @@
 use std::marker::PhantomData;
 
 use serde::Deserialize as _;
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// A model type that can say whether a JSON value fits it.
 pub(crate) trait Fits {
@@ -298,14 +298,76 @@ impl<'de, T: Fits> Shape<'de> for ArrayShape<T> {
 
 /// Skips the rest of an array.
 pub(crate) fn skip_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
-    while seq.next_element::<IgnoredAny>()?.is_some() {}
+    while seq.next_element::<Skip>()?.is_some() {}
     Ok(())
 }
 
 /// Skips the rest of an object.
 pub(crate) fn skip_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
-    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+    while map.next_entry::<Skip, Skip>()?.is_some() {}
     Ok(())
+}
+
+/// A JSON value read and dropped by the rules `serde_json::Value` reads by: nesting within
+/// `serde_json`'s limit of 128, numbers within the range of `f64`, strings with valid escapes and
+/// UTF-8. Nothing is built. A reader that skips with it refuses exactly the bodies the model's JSON
+/// tree refuses; `IgnoredAny` skips without those checks.
+pub(crate) struct Skip;
+
+impl<'de> serde::Deserialize<'de> for Skip {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(SkipVisitor)
+    }
+}
+
+struct SkipVisitor;
+
+impl<'de> Visitor<'de> for SkipVisitor {
+    type Value = Skip;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Skip, D::Error> {
+        Skip::deserialize(deserializer)
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Skip, A::Error> {
+        skip_seq(seq).map(|()| Skip)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Skip, A::Error> {
+        skip_map(map).map(|()| Skip)
+    }
 }
 
 impl Fits for String {
@@ -334,14 +396,14 @@ impl Fits for crate::code::ResultCode {
 
 impl Fits for serde_json::Value {
     fn fits<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
-        IgnoredAny::deserialize(deserializer).map(|_| true)
+        Skip::deserialize(deserializer).map(|_| true)
     }
 }
 
 impl Fits for crate::graph::MeetingInfo {
     // `MeetingInfo`'s own `Deserialize` reads any JSON and keeps what does not fit as `Unknown`.
     fn fits<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
-        IgnoredAny::deserialize(deserializer).map(|_| true)
+        Skip::deserialize(deserializer).map(|_| true)
     }
 }
 

@@ -131,7 +131,7 @@ macro_rules! model_struct {
                         )*
                         _ => {
                             if read.is_none() {
-                                map.next_value::<serde::de::IgnoredAny>()?;
+                                map.next_value::<crate::fit::Skip>()?;
                             }
                         }
                     }

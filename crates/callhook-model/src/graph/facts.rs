@@ -7,8 +7,9 @@
 //! unknown ones as JSON trees, and building it only to read those facts costs dozens of times the
 //! body's size. [`read_facts`] reads the body once with `serde_json`, keeps only those facts, as text
 //! borrowed from the body (copied only where the JSON escapes it), keeps routing facts only for the
-//! notifications that announce a new incoming call, and skips everything else with
-//! [`IgnoredAny`], so that it is never built.
+//! notifications that announce a new incoming call, and skips everything else without building
+//! it, checked as the model's JSON tree checks it (nesting within `serde_json`'s limit of 128,
+//! numbers within the range of `f64`, valid escapes).
 //!
 //! The rules are the model's, not a second opinion, and a test holds the two readers equal on every
 //! body the model reads: [`NotificationFacts::is_new_incoming_call`] is
@@ -25,13 +26,10 @@
 //! documentation have items with only `resource`); an item with neither is refused, as the model
 //! refuses it.
 //!
-//! It is more tolerant than the model in a few places, all of which the model refuses as a whole
-//! body:
-//!
-//! * a UTF-8 byte order mark before the JSON is skipped, as `callhook_protocol::negotiate` skips it;
-//! * the members it skips are only checked for JSON syntax: nesting deeper than `serde_json`'s limit of
-//!   128, numbers beyond the range of `f64` and lone surrogate escapes (`"\ud800"`) are read there,
-//!   where the model's JSON tree refuses the body.
+//! So it reads a body exactly when the model reads it as a Graph envelope, and refuses it for the
+//! model's reason otherwise (a test holds it to that on generated and mutated bodies): it can make
+//! the decision of `callhook_protocol::negotiate` for Graph bodies without building anything. A
+//! UTF-8 byte order mark before the JSON is skipped, as `negotiate` skips it.
 //!
 //! # Example
 //!
@@ -57,14 +55,14 @@
 
 use std::borrow::Cow;
 
-use serde::de::{IgnoredAny, MapAccess, SeqAccess};
+use serde::de::{MapAccess, SeqAccess};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{
     CallState, ChangeType, EnvelopeError, Identity, IdentitySet, InvitationParticipantInfo,
     ParticipantInfo, call_id_from_path, graph_type_name_of,
 };
-use crate::fit::{OptionalSeed, Shape, ShapeSeed, read_shape, skip_seq};
+use crate::fit::{OptionalSeed, Shape, ShapeSeed, Skip, read_shape, skip_seq};
 use crate::wire::Key;
 
 /// Reads the facts of a Graph body; see the [module documentation](self) for what is read and how.
@@ -323,7 +321,7 @@ impl<'de> Shape<'de> for EnvelopeShape {
                 drop(value.take());
                 value = Some(map.next_value::<ValueFacts<'de>>()?.0);
             } else {
-                map.next_value::<IgnoredAny>()?;
+                map.next_value::<Skip>()?;
             }
         }
         Ok(value.unwrap_or(Err(EnvelopeError::MissingValue)))
@@ -414,7 +412,7 @@ impl<'de> Shape<'de> for ItemShape<'_, 'de> {
                     resource_data = map.next_value()?;
                 }
                 _ => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Skip>()?;
                 }
             }
         }
@@ -519,7 +517,7 @@ impl<'de> Shape<'de> for OdataTypeShape {
             if key.as_str() == "@odata.type" {
                 odata_type = map.next_value::<TextMember<'de>>()?.into_text();
             } else {
-                map.next_value::<IgnoredAny>()?;
+                map.next_value::<Skip>()?;
             }
         }
         Ok(odata_type)
@@ -594,7 +592,7 @@ impl<'de> CallShape<'_, 'de> {
                     facts.target_application_ids = if fits { ids } else { Vec::new() };
                 }
                 _ => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Skip>()?;
                 }
             }
         }
