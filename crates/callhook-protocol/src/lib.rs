@@ -14,8 +14,9 @@
 //!   person can act on.
 //!
 //! A typical Graph body is read in a single pass straight into the model; other bodies are parsed
-//! once more into a JSON tree by the tolerant path. [`negotiate`] does no IO and never panics,
-//! whatever the bytes.
+//! once more into a JSON tree by the tolerant path. [`decide`] makes the same decision from one
+//! pass that builds nothing, keeping the facts a webhook routes and logs by. Neither does IO or
+//! panics, whatever the bytes.
 //!
 //! # Example
 //!
@@ -44,7 +45,6 @@
 #![warn(missing_docs)]
 
 pub mod headers;
-mod scan;
 mod summary;
 mod verdict;
 
@@ -54,7 +54,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use summary::{Summary, SummaryEntry};
-pub use verdict::{Verdict, verdict};
+pub use verdict::{Decision, Verdict, decide, verdict};
 
 /// What to answer to a body in the legacy Skype calling format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]

@@ -1,13 +1,18 @@
-//! [`verdict`]: what [`negotiate`](crate::negotiate) decides, without building the model.
+//! [`decide`] and [`verdict`]: what [`negotiate`](crate::negotiate) decides, without building the
+//! model.
 //!
-//! A webhook that only forwards the body (or only logs that it came) needs the decision — Graph,
-//! legacy or invalid, and what to answer — not the typed notifications. Building them is most of
-//! the work of negotiating (`cargo xtask bench`); scanning a typical Graph body's envelope without
-//! building anything (`scan.rs`) costs a fifth of it. Every other body (legacy, invalid, or Graph with
-//! surprises such as a repeated member) is negotiated in full, so the decision is always the one
-//! [`negotiate`](crate::negotiate) makes.
+//! A webhook needs the decision (Graph, legacy or invalid, and what to answer) and, for a Graph
+//! body, a few facts of each notification (routing's, the log line's), not the typed
+//! notifications. Both come from one pass of `serde_json` over the body:
+//! [`read_facts`](callhook_model::read_facts) reads a Graph body exactly when the model reads it
+//! (it skips what it does not keep by the rules of the model's JSON tree), so its success is the
+//! Graph decision, and its facts are kept for whoever needs them next. Every other body (legacy or
+//! invalid) is negotiated in full, so that its answer and its reason are the ones
+//! [`negotiate`](crate::negotiate) gives.
 
-use crate::{Action, InvalidBody, LegacyPolicy, Negotiation, Protocol, UTF8_BYTE_ORDER_MARK};
+use callhook_model::{Facts, LegacyNotification, read_facts};
+
+use crate::{Action, InvalidBody, LegacyPolicy, Negotiation, Protocol};
 
 /// The decision about a body: [`Negotiation`] without the notifications.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,8 +67,93 @@ impl Negotiation {
     }
 }
 
-/// Decides what [`negotiate`](crate::negotiate) decides for `body`, building the notifications only
-/// when the body is not a plain Graph envelope. No IO, never panics.
+/// The decision about a body, with what the next reader needs: the facts of a Graph body
+/// (borrowed from it), the legacy notification of a legacy body, or the reason for refusing it.
+/// Made once per body by [`decide`].
+#[derive(Debug, Clone)]
+pub enum Decision<'a> {
+    /// A valid Graph envelope (answer 202), and the facts of its notifications.
+    Graph(Facts<'a>),
+    /// A legacy notification, and what the policy answers.
+    Legacy {
+        /// The notification.
+        notification: Box<LegacyNotification>,
+        /// [`Action::Redeliver`] or [`Action::Accept`].
+        action: Action,
+    },
+    /// Neither format: answer 400 with this reason.
+    Invalid(InvalidBody),
+}
+
+impl Decision<'_> {
+    /// The decision alone.
+    pub fn verdict(&self) -> Verdict {
+        match self {
+            Self::Graph(_) => Verdict::Graph,
+            Self::Legacy { action, .. } => Verdict::Legacy { action: *action },
+            Self::Invalid(reason) => Verdict::Invalid(reason.clone()),
+        }
+    }
+
+    /// What to answer.
+    pub fn action(&self) -> Action {
+        self.verdict().action()
+    }
+
+    /// The format, or `None` for an invalid body.
+    pub fn protocol(&self) -> Option<Protocol> {
+        match self {
+            Self::Graph(_) => Some(Protocol::Graph),
+            Self::Legacy { .. } => Some(Protocol::Legacy),
+            Self::Invalid(_) => None,
+        }
+    }
+
+    /// The facts of a Graph body.
+    pub fn facts(&self) -> Option<&Facts<'_>> {
+        match self {
+            Self::Graph(facts) => Some(facts),
+            _ => None,
+        }
+    }
+}
+
+/// Decides what [`negotiate`](crate::negotiate) decides for `body`, keeping the facts of a Graph
+/// body instead of building its notifications. No IO, never panics.
+///
+/// ```
+/// use callhook_protocol::{decide, negotiate, Decision, LegacyPolicy};
+///
+/// let body = br##"{"value":[{"changeType":"created","resourceUrl":"/communications/calls/8e8d",
+///   "resourceData":{"@odata.type":"#microsoft.graph.call","state":"incoming"}}]}"##;
+/// let Decision::Graph(facts) = decide(body, LegacyPolicy::default()) else { panic!() };
+/// assert_eq!(facts.new_incoming_calls().len(), 1);
+/// assert_eq!(
+///     decide(body, LegacyPolicy::default()).verdict(),
+///     negotiate(body, LegacyPolicy::default()).verdict()
+/// );
+/// ```
+pub fn decide(body: &[u8], policy: LegacyPolicy) -> Decision<'_> {
+    if let Ok(facts) = read_facts(body) {
+        return Decision::Graph(facts);
+    }
+    match crate::negotiate(body, policy) {
+        Negotiation::Legacy {
+            notification,
+            action,
+        } => Decision::Legacy {
+            notification,
+            action,
+        },
+        Negotiation::Invalid(reason) => Decision::Invalid(reason),
+        // The facts reader reads every body the model reads (tested on generated, mutated and
+        // real bodies, and fuzzed); were one ever missed, it is still accepted, not refused.
+        Negotiation::Graph(_) => Decision::Graph(Facts::default()),
+    }
+}
+
+/// Decides what [`negotiate`](crate::negotiate) decides for `body`, building nothing for a Graph
+/// body. No IO, never panics.
 ///
 /// ```
 /// use callhook_protocol::{negotiate, verdict, Action, LegacyPolicy, Verdict};
@@ -79,49 +169,5 @@ impl Negotiation {
 /// );
 /// ```
 pub fn verdict(body: &[u8], policy: LegacyPolicy) -> Verdict {
-    if is_plain_graph_envelope(body) {
-        return Verdict::Graph;
-    }
-    crate::negotiate(body, policy).verdict()
-}
-
-/// True when `body` is certainly a valid Graph envelope (the scan of `scan.rs`); false means
-/// "negotiate in full", not "invalid".
-pub(crate) fn is_plain_graph_envelope(body: &[u8]) -> bool {
-    let body = body.strip_prefix(UTF8_BYTE_ORDER_MARK).unwrap_or(body);
-    std::str::from_utf8(body).is_ok_and(crate::scan::is_graph_envelope)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_plain_graph_envelope;
-
-    #[test]
-    fn a_typical_incoming_call_takes_the_light_path() {
-        let body = include_bytes!("../benches/data/incoming-call.json");
-        assert!(is_plain_graph_envelope(body));
-    }
-
-    #[test]
-    fn anything_unusual_is_left_to_the_full_negotiation() {
-        let cases: [&[u8]; 10] = [
-            br#"{"value":[{"resourceUrl":"/a"}],"value":[]}"#,
-            br#"{"value":[{"resourceUrl":"/a","resourceUrl":"/b"}]}"#,
-            br#"{"value":[{"resourceUrl":5}]}"#,
-            br#"{"value":[{"changeType":"created"}]}"#,
-            br#"{"value":[1]}"#,
-            br#"{"value":{}}"#,
-            br#"{"participants":[],"callState":"incoming"}"#,
-            br#"[{"value":[]}]"#,
-            br#"{"value":[]} x"#,
-            b"{\"value\":[{\"resourceUrl\":\"\xff\"}]}",
-        ];
-        for body in cases {
-            assert!(
-                !is_plain_graph_envelope(body),
-                "{}",
-                String::from_utf8_lossy(body)
-            );
-        }
-    }
+    decide(body, policy).verdict()
 }

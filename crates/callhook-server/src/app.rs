@@ -13,7 +13,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, guard, web};
 use arc_swap::ArcSwap;
 use bytes::{Bytes, BytesMut};
 use callhook_auth::{AuthError, Authenticator, VerifiedClaims};
-use callhook_protocol::{Action, Protocol, Verdict, verdict};
+use callhook_protocol::{Action, Decision as BodyDecision, Protocol, decide};
 use callhook_routing::{Decision, Partition, PartitionDecision, RegionPolicy, RoutingInput};
 use futures_util::StreamExt;
 use tokio::sync::Notify;
@@ -543,23 +543,29 @@ async fn handle(
     // 2. Authentication: before the body is parsed.
     let claims = authenticate(request, state, live, message_id).await?;
 
-    // 3. Protocol negotiation: the decision only; the notifications are built below only when
-    //    something needs them (region rules, the log sink's line).
-    let verdict = verdict(&body, live.config.protocol.legacy);
-    if let Verdict::Invalid(reason) = &verdict {
-        tracing::info!(message_id, %reason, "body refused");
-        return Err(Refusal::BadRequest {
-            reason: reason.to_string(),
-        });
-    }
-    if matches!(verdict.action(), Action::Redeliver) {
-        tracing::info!(
-            message_id,
-            "legacy body: asking the platform to re-send it in Graph format"
-        );
-        return Ok(Accepted::Redeliver);
-    }
-    let protocol = verdict.protocol().unwrap_or(Protocol::Graph);
+    // 3. Protocol negotiation, once: the decision and, for a Graph body, the facts that routing
+    //    and the log line read (the notifications themselves are never built here).
+    let decision = decide(&body, live.config.protocol.legacy);
+    let protocol = match &decision {
+        BodyDecision::Invalid(reason) => {
+            tracing::info!(message_id, %reason, "body refused");
+            return Err(Refusal::BadRequest {
+                reason: reason.to_string(),
+            });
+        }
+        BodyDecision::Legacy {
+            action: Action::Redeliver,
+            ..
+        } => {
+            tracing::info!(
+                message_id,
+                "legacy body: asking the platform to re-send it in Graph format"
+            );
+            return Ok(Accepted::Redeliver);
+        }
+        BodyDecision::Legacy { .. } => Protocol::Legacy,
+        BodyDecision::Graph(_) => Protocol::Graph,
+    };
 
     // 4. Partition named in the path.
     if let Some(segment) = request.match_info().get("partition") {
@@ -583,26 +589,18 @@ async fn handle(
         }
     }
 
-    // 5. Region affinity, for a new incoming call only: the few facts routing reads, not the
-    //    notifications (a batch of incoming calls would otherwise cost many times its size).
-    if let (Some(policy), Protocol::Graph) = (&live.region_policy, protocol) {
-        match callhook_model::read_facts(&body) {
-            Ok(facts) => {
-                if let Some(location) = region_redirect(policy, request, &claims, &facts) {
-                    return Ok(Accepted::Redirect(location));
-                }
-            }
-            // `verdict` accepted the body, and the facts reader is the more tolerant one.
-            Err(error) => {
-                tracing::warn!(message_id, %error, "routing facts unreadable: handling here");
-            }
+    // 5. Region affinity, for a new incoming call only, from the facts of the decision.
+    if let (Some(policy), BodyDecision::Graph(facts)) = (&live.region_policy, &decision) {
+        if let Some(location) = region_redirect(policy, request, &claims, facts) {
+            return Ok(Accepted::Redirect(location));
         }
     }
 
     // 6. De-duplication and delivery.
     let delivery = Delivery {
-        body,
+        body: body.clone(),
         protocol,
+        decision: &decision,
         tenant_id: claims.tenant_id(),
         message_id,
         callback_uri: live.callback_uri(),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use callhook_protocol::{LegacyPolicy, Protocol, negotiate};
+use callhook_protocol::{Decision, Protocol, SummaryEntry};
 
 use callhook_auth::webhook_signature::{WebhookSigner, headers as signature_headers};
 
@@ -32,6 +32,8 @@ pub struct Delivery<'a> {
     pub body: Bytes,
     /// The protocol of the body.
     pub protocol: Protocol,
+    /// The decision about the body, with the facts of a Graph body (for the log line).
+    pub decision: &'a Decision<'a>,
     /// The verified tenant id.
     pub tenant_id: &'a str,
     /// The platform's delivery id, when present.
@@ -158,7 +160,6 @@ impl Sink {
 pub struct SinkBuildError(String);
 
 fn log_delivery(delivery: &Delivery<'_>) {
-    // The summary costs a parse; do it only when the line will be written.
     if !tracing::enabled!(target: "callhook::notification", tracing::Level::INFO) {
         return;
     }
@@ -180,47 +181,39 @@ fn log_delivery(delivery: &Delivery<'_>) {
             "notification"
         );
     };
-    let unsummarized = || {
-        tracing::info!(
+    match delivery.decision {
+        // The few facts of each item, read with the decision.
+        Decision::Graph(facts) => {
+            for item in facts.summaries() {
+                line(
+                    item.change_type,
+                    item.resource_url,
+                    item.resource_type,
+                    item.state,
+                    item.call_id,
+                );
+            }
+        }
+        // A legacy body reaches a sink only with `legacy = "accept"`: one conversation, small.
+        Decision::Legacy { notification, .. } => {
+            let item = SummaryEntry::of_legacy(notification);
+            line(
+                &item.change_type,
+                &item.resource_url,
+                item.resource_type.as_deref(),
+                item.state.as_deref(),
+                item.call_id.as_deref(),
+            );
+        }
+        // Never delivered; said plainly should that change.
+        Decision::Invalid(_) => tracing::info!(
             target: "callhook::notification",
             protocol = delivery.protocol.as_str(),
             tenant = delivery.tenant_id,
             message_id = delivery.message_id,
             bytes = delivery.body.len(),
             "notification"
-        );
-    };
-    match delivery.protocol {
-        // The few facts of each item, read without building the notifications.
-        Protocol::Graph => match callhook_model::read_facts(&delivery.body) {
-            Ok(facts) => {
-                for item in facts.summaries() {
-                    line(
-                        item.change_type,
-                        item.resource_url,
-                        item.resource_type,
-                        item.state,
-                        item.call_id,
-                    );
-                }
-            }
-            Err(_) => unsummarized(),
-        },
-        // A legacy body reaches a sink only with `legacy = "accept"`: one conversation, small.
-        _ => match negotiate(&delivery.body, LegacyPolicy::Accept).summary() {
-            Some(summary) => {
-                for item in &summary.notifications {
-                    line(
-                        &item.change_type,
-                        &item.resource_url,
-                        item.resource_type.as_deref(),
-                        item.state.as_deref(),
-                        item.call_id.as_deref(),
-                    );
-                }
-            }
-            None => unsummarized(),
-        },
+        ),
     }
 }
 
