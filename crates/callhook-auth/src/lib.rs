@@ -82,3 +82,8 @@ pub use verify::{
 
 #[doc(hidden)]
 pub use verify::{verify_rs256_with_key, verify_signature_only};
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -62,3 +62,8 @@ pub use legacy::{
     CallStateChange, Conversation, ConversationResult, LegacyCallState, LegacyKind,
     LegacyNotification,
 };
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

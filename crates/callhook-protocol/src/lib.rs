@@ -351,3 +351,8 @@ fn json_kind(value: &Value) -> &'static str {
         Value::Object(_) => "object",
     }
 }
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

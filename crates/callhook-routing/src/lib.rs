@@ -89,3 +89,8 @@ pub use region::{
     hop_marker_value, is_hop_marked,
 };
 pub use url_rules::UrlRejection;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

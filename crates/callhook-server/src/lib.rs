@@ -47,3 +47,8 @@ pub mod logging;
 pub mod metrics;
 pub mod server;
 pub mod sink;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
