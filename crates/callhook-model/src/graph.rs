@@ -398,15 +398,18 @@ pub enum Resource {
 impl Resource {
     /// Reads a resource from JSON; never fails (see the type's documentation).
     pub fn from_value(value: Value) -> Self {
-        let kind = graph_type_name(&value).map(str::to_ascii_lowercase);
-        let read = match kind.as_deref() {
-            Some("call") => read_with_fallback(value, Self::Call),
-            Some("participant") => read_with_fallback(value, Self::Participant),
-            Some("playpromptoperation") => read_with_fallback(value, Self::PlayPromptOperation),
-            Some("recordoperation") => read_with_fallback(value, Self::RecordOperation),
-            Some("contentsharingsession") => read_with_fallback(value, Self::ContentSharingSession),
-            Some(name) if name.ends_with("operation") => read_with_fallback(value, Self::Operation),
-            _ => Err(value),
+        let read = match graph_type_name(&value).and_then(ResourceKind::of) {
+            Some(ResourceKind::Call) => read_with_fallback(value, Self::Call),
+            Some(ResourceKind::Participant) => read_with_fallback(value, Self::Participant),
+            Some(ResourceKind::PlayPromptOperation) => {
+                read_with_fallback(value, Self::PlayPromptOperation)
+            }
+            Some(ResourceKind::RecordOperation) => read_with_fallback(value, Self::RecordOperation),
+            Some(ResourceKind::ContentSharingSession) => {
+                read_with_fallback(value, Self::ContentSharingSession)
+            }
+            Some(ResourceKind::Operation) => read_with_fallback(value, Self::Operation),
+            None => Err(value),
         };
         read.unwrap_or_else(Self::Unknown)
     }
@@ -455,6 +458,42 @@ impl Serialize for Resource {
 impl<'de> Deserialize<'de> for Resource {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         Value::deserialize(deserializer).map(Self::from_value)
+    }
+}
+
+/// The kinds of resource the model reads, by the name of their `@odata.type`: the one table both
+/// Graph readers dispatch on (the tolerant path here, the single-pass reader in `fast.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ResourceKind {
+    Call,
+    Participant,
+    PlayPromptOperation,
+    RecordOperation,
+    ContentSharingSession,
+    /// `commsOperation` and every other `*Operation`.
+    Operation,
+}
+
+impl ResourceKind {
+    /// The kind of a type name (without `#` and namespace), compared case-insensitively.
+    pub(crate) fn of(name: &str) -> Option<Self> {
+        const KINDS: [(&str, ResourceKind); 5] = [
+            ("call", ResourceKind::Call),
+            ("participant", ResourceKind::Participant),
+            ("playPromptOperation", ResourceKind::PlayPromptOperation),
+            ("recordOperation", ResourceKind::RecordOperation),
+            ("contentSharingSession", ResourceKind::ContentSharingSession),
+        ];
+        KINDS
+            .iter()
+            .find(|(known, _)| known.eq_ignore_ascii_case(name))
+            .map(|(_, kind)| *kind)
+            .or_else(|| {
+                let suffix = name.len().checked_sub("operation".len())?;
+                name.get(suffix..)
+                    .filter(|end| end.eq_ignore_ascii_case("operation"))
+                    .map(|_| ResourceKind::Operation)
+            })
     }
 }
 

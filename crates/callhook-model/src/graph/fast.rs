@@ -9,10 +9,11 @@ use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
+use super::parts::MeetingInfoKind;
 use super::{
     Call, ChangeType, CommsNotification, CommsNotifications, ContentSharingSession,
     JoinMeetingIdMeetingInfo, MeetingInfo, Operation, OrganizerMeetingInfo, Participant,
-    PlayPromptOperation, RecordOperation, Resource, ResourceData, TokenMeetingInfo,
+    PlayPromptOperation, RecordOperation, Resource, ResourceData, ResourceKind, TokenMeetingInfo,
     graph_type_name_of,
 };
 use crate::wire::Key;
@@ -166,23 +167,24 @@ impl<'de> Visitor<'de> for ResourceVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FastResource, A::Error> {
         let odata_type = read_leading_odata_type(&mut map)?;
-        let kind = graph_type_name_of(&odata_type).map(str::to_ascii_lowercase);
-        let resource = match kind.as_deref() {
-            Some("call") => Resource::Call(read_typed(&odata_type, &mut map)?),
-            Some("participant") => Resource::Participant(read_typed(&odata_type, &mut map)?),
-            Some("playpromptoperation") => {
+        let resource = match graph_type_name_of(&odata_type).and_then(ResourceKind::of) {
+            Some(ResourceKind::Call) => Resource::Call(read_typed(&odata_type, &mut map)?),
+            Some(ResourceKind::Participant) => {
+                Resource::Participant(read_typed(&odata_type, &mut map)?)
+            }
+            Some(ResourceKind::PlayPromptOperation) => {
                 Resource::PlayPromptOperation(read_typed(&odata_type, &mut map)?)
             }
-            Some("recordoperation") => {
+            Some(ResourceKind::RecordOperation) => {
                 Resource::RecordOperation(read_typed(&odata_type, &mut map)?)
             }
-            Some("contentsharingsession") => {
+            Some(ResourceKind::ContentSharingSession) => {
                 Resource::ContentSharingSession(read_typed(&odata_type, &mut map)?)
             }
-            Some(name) if name.ends_with("operation") => {
+            Some(ResourceKind::Operation) => {
                 Resource::Operation(read_typed(&odata_type, &mut map)?)
             }
-            _ => Resource::Unknown(read_untyped(odata_type.clone(), &mut map)?),
+            None => Resource::Unknown(read_untyped(odata_type.clone(), &mut map)?),
         };
         // A repeated `@odata.type` would make the tolerant path dispatch on the last one.
         if resource.odata_type() != Some(odata_type.as_str()) {
@@ -287,16 +289,15 @@ impl<'de> Visitor<'de> for MeetingInfoVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FastMeetingInfo, A::Error> {
         let odata_type = read_leading_odata_type(&mut map)?;
-        let kind = graph_type_name_of(&odata_type).map(str::to_ascii_lowercase);
-        let info = match kind.as_deref() {
-            Some("organizermeetinginfo") => {
+        let info = match graph_type_name_of(&odata_type).and_then(MeetingInfoKind::of) {
+            Some(MeetingInfoKind::Organizer) => {
                 MeetingInfo::Organizer(read_typed(&odata_type, &mut map)?)
             }
-            Some("tokenmeetinginfo") => MeetingInfo::Token(read_typed(&odata_type, &mut map)?),
-            Some("joinmeetingidmeetinginfo") => {
+            Some(MeetingInfoKind::Token) => MeetingInfo::Token(read_typed(&odata_type, &mut map)?),
+            Some(MeetingInfoKind::JoinMeetingId) => {
                 MeetingInfo::JoinMeetingId(read_typed(&odata_type, &mut map)?)
             }
-            _ => MeetingInfo::Unknown(read_untyped(odata_type.clone(), &mut map)?),
+            None => MeetingInfo::Unknown(read_untyped(odata_type.clone(), &mut map)?),
         };
         // As for resources: the tolerant path would dispatch on a repeated `@odata.type`.
         if info.odata_type() != Some(odata_type.as_str()) {

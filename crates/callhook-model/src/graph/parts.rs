@@ -147,6 +147,29 @@ pub enum MeetingInfo {
     Unknown(Value),
 }
 
+/// The kinds of `meetingInfo` the model reads, by the name of their `@odata.type`: the one table
+/// both Graph readers dispatch on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MeetingInfoKind {
+    Organizer,
+    Token,
+    JoinMeetingId,
+}
+
+impl MeetingInfoKind {
+    /// The kind of a type name (without `#` and namespace), compared case-insensitively.
+    pub(crate) fn of(name: &str) -> Option<Self> {
+        [
+            ("organizerMeetingInfo", Self::Organizer),
+            ("tokenMeetingInfo", Self::Token),
+            ("joinMeetingIdMeetingInfo", Self::JoinMeetingId),
+        ]
+        .into_iter()
+        .find(|(known, _)| known.eq_ignore_ascii_case(name))
+        .map(|(_, kind)| kind)
+    }
+}
+
 impl MeetingInfo {
     /// The `@odata.type` as sent, whichever the variant.
     pub fn odata_type(&self) -> Option<&str> {
@@ -160,14 +183,13 @@ impl MeetingInfo {
 
     /// Reads a `meetingInfo` from JSON; never fails.
     pub fn from_value(value: Value) -> Self {
-        let kind = super::graph_type_name(&value).map(str::to_ascii_lowercase);
-        let read = match kind.as_deref() {
-            Some("organizermeetinginfo") => super::read_with_fallback(value, Self::Organizer),
-            Some("tokenmeetinginfo") => super::read_with_fallback(value, Self::Token),
-            Some("joinmeetingidmeetinginfo") => {
+        let read = match super::graph_type_name(&value).and_then(MeetingInfoKind::of) {
+            Some(MeetingInfoKind::Organizer) => super::read_with_fallback(value, Self::Organizer),
+            Some(MeetingInfoKind::Token) => super::read_with_fallback(value, Self::Token),
+            Some(MeetingInfoKind::JoinMeetingId) => {
                 super::read_with_fallback(value, Self::JoinMeetingId)
             }
-            _ => Err(value),
+            None => Err(value),
         };
         read.unwrap_or_else(Self::Unknown)
     }
