@@ -19,6 +19,7 @@ type TokenHasher = foldhash::fast::RandomState;
 
 /// Why a request was not authenticated.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AuthError {
     /// No signing keys were ever loaded (the issuer has been unreachable since start): the token
     /// could not be checked at all. Answer 503 with `Retry-After`, not 401.

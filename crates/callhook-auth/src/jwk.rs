@@ -92,6 +92,7 @@ pub struct SkippedKey {
 
 /// Why a JWK is not used for verification.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SkipReason {
     /// The entry is not a JSON object.
     #[error("entry is not a JSON object")]
@@ -133,6 +134,7 @@ pub enum SkipReason {
 
 /// Why a JWKS document as a whole could not be read.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeySetError {
     /// The document is larger than [`MAXIMUM_JWKS_DOCUMENT_BYTES`].
     #[error("JWKS document larger than {MAXIMUM_JWKS_DOCUMENT_BYTES} bytes")]

@@ -25,6 +25,7 @@ pub mod headers {
 
 /// A signing secret that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SecretError {
     /// The secret is not base64 (after an optional `whsec_` prefix).
     #[error("the webhook secret is not base64 (expected `whsec_` followed by base64)")]

@@ -49,6 +49,7 @@ pub use resources::{
 
 /// Why a JSON value is not a Graph `commsNotifications` envelope.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum EnvelopeError {
     /// The JSON value is not an object.
     NotAnObject,
@@ -378,6 +379,7 @@ impl<'de> Deserialize<'de> for ResourceData {
 /// does not fit the model (a call's `id` sent as a number, say) is kept in the resource's `extra`,
 /// so that the rest stays readable. Reading a resource never fails.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Resource {
     /// `#microsoft.graph.call`.
     Call(Box<Call>),

@@ -22,6 +22,7 @@ use crate::macros::model_struct;
 
 /// Which legacy body a JSON object is, decided from its markers alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum LegacyKind {
     /// A `Conversation`: `participants` and `callState`.
     Conversation,

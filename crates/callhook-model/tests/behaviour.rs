@@ -373,6 +373,7 @@ fn meeting_info_reads_in_one_pass_exactly_as_the_tolerant_path_reads_it() {
             Some(MeetingInfo::Token(_)) => "token",
             Some(MeetingInfo::JoinMeetingId(_)) => "join",
             Some(MeetingInfo::Unknown(_)) => "unknown",
+            Some(_) => "a kind this test does not know",
         };
         assert_eq!(found, variant, "{meeting_info}");
         assert_eq!(call.state, Some(CallState::Incoming), "{meeting_info}");

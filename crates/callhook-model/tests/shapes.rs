@@ -160,6 +160,7 @@ fn summarise_resource(resource: &Resource) -> Value {
         }),
         Resource::ContentSharingSession(session) => json!({ "id": session.id }),
         Resource::Unknown(raw) => json!({ "raw": raw }),
+        other => json!({ "kind this test does not know": other.kind_name() }),
     };
     json!({ "kind": resource.kind_name(), "odataType": resource.odata_type(), "detail": detail })
 }
@@ -181,6 +182,7 @@ fn summarise_call(call: &Call) -> Value {
             json!({"joinMeetingId": join.join_meeting_id, "passcode": join.passcode})
         }
         MeetingInfo::Unknown(raw) => json!({"unknown": raw}),
+        other => json!({"kind this test does not know": other.odata_type()}),
     });
     json!({
         "id": call.id,

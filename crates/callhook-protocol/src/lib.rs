@@ -128,6 +128,7 @@ impl std::fmt::Display for Protocol {
 
 /// Why a body is neither a Graph nor a legacy notification. `Display` is the reason for a person.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum InvalidBody {
     /// The body is empty or only whitespace.
     #[error("body is empty")]
@@ -178,6 +179,12 @@ pub enum InvalidBody {
         /// The item's position in `value`, from 0.
         index: usize,
     },
+    /// The envelope is refused for another reason of the model, in its words.
+    #[error("{reason}")]
+    Envelope {
+        /// The model's reason.
+        reason: String,
+    },
 }
 
 impl From<EnvelopeError> for InvalidBody {
@@ -188,12 +195,17 @@ impl From<EnvelopeError> for InvalidBody {
             EnvelopeError::ValueNotArray => Self::ValueNotArray,
             EnvelopeError::ItemNotObject { index } => Self::ItemNotObject { index },
             EnvelopeError::ItemWithoutResource { index } => Self::ItemWithoutResource { index },
+            // A reason a later model names that this version does not know by name.
+            other => Self::Envelope {
+                reason: other.to_string(),
+            },
         }
     }
 }
 
 /// The outcome of [`negotiate`]: the body's format, its model, and what to answer.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Negotiation {
     /// A Graph notification; the answer is [`Action::Accept`].
     Graph(CommsNotifications),

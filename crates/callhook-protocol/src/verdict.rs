@@ -16,6 +16,7 @@ use crate::{Action, InvalidBody, LegacyPolicy, Negotiation, Protocol};
 
 /// The decision about a body: [`Negotiation`] without the notifications.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Verdict {
     /// A valid Graph envelope: answer 202.
     Graph,
@@ -71,6 +72,7 @@ impl Negotiation {
 /// (borrowed from it), the legacy notification of a legacy body, or the reason for refusing it.
 /// Made once per body by [`decide`].
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Decision<'a> {
     /// A valid Graph envelope (answer 202), and the facts of its notifications.
     Graph(Facts<'a>),

@@ -400,6 +400,7 @@ fn consistent(negotiation: &Negotiation) -> bool {
         Negotiation::Invalid(reason) => {
             negotiation.action() == Action::Reject && !reason.to_string().is_empty()
         }
+        _ => false,
     }
 }
 

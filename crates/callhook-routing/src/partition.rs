@@ -27,6 +27,7 @@ pub struct Partition {
 
 /// What to do with a request that arrived on `{webhook_path}/{segment}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PartitionDecision {
     /// The segment names this instance's partition: handle the request.
     Own,

@@ -47,6 +47,7 @@ pub struct RoutingInput<'a> {
 /// The outcome of [`RegionPolicy::decide`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "decision", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Decision<'policy> {
     /// Process the notification in this deployment.
     HandleHere(HandleHereReason<'policy>),
@@ -88,6 +89,7 @@ pub struct Redirect<'policy> {
 /// Why a notification is handled where it arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum HandleHereReason<'policy> {
     /// Only a Graph `created` notification of a call in state `incoming` can be redirected.
     NotNewIncomingCall,
@@ -112,6 +114,7 @@ pub enum HandleHereReason<'policy> {
 /// A rule condition, named as in the configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Condition {
     /// `tenant`: the verified tenant.
     Tenant,

@@ -70,6 +70,7 @@ fn check(partition: &Partition, segment: &str) -> String {
             );
             format!("redirect {location}")
         }
+        other => format!("a decision this test does not know: {other:?}"),
     }
 }
 

@@ -84,6 +84,7 @@ fn render(decision: &Decision<'_>) -> String {
         }) => format!(
             "handle here: hop_marked_but_rules_say_elsewhere by rule {rule_index} ({region})"
         ),
+        other => format!("a decision this test does not know: {other:?}"),
     }
 }
 

@@ -565,6 +565,16 @@ async fn handle(
         }
         BodyDecision::Legacy { .. } => Protocol::Legacy,
         BodyDecision::Graph(_) => Protocol::Graph,
+        // A kind of body a later `callhook-protocol` knows and this server does not.
+        _ => {
+            tracing::warn!(
+                message_id,
+                "body of a kind this server does not handle: 400"
+            );
+            return Err(Refusal::BadRequest {
+                reason: "the body is of a kind this server does not handle".to_owned(),
+            });
+        }
     };
 
     // 4. Partition named in the path.
@@ -572,13 +582,14 @@ async fn handle(
         match &live.partition {
             Some(partition) => match partition.decide_path_segment(segment) {
                 PartitionDecision::Own => {}
-                PartitionDecision::Misdirected => {
+                PartitionDecision::Redirect { location } => {
+                    return Ok(Accepted::Redirect(location));
+                }
+                // `Misdirected`, or a decision a later `callhook-routing` adds: not ours.
+                _ => {
                     return Err(Refusal::Misdirected {
                         partition: sanitized_partition(segment),
                     });
-                }
-                PartitionDecision::Redirect { location } => {
-                    return Ok(Accepted::Redirect(location));
                 }
             },
             None => {
@@ -677,6 +688,12 @@ async fn authenticate(
                 detail = %rejection,
                 "token refused"
             );
+            Err(Refusal::Unauthenticated)
+        }
+        // A refusal a later `callhook-auth` names: refused all the same.
+        Err(other) => {
+            state.metrics.record_auth_failure("other");
+            tracing::info!(message_id, reason = %other, "token refused");
             Err(Refusal::Unauthenticated)
         }
     }

@@ -205,8 +205,9 @@ fn log_delivery(delivery: &Delivery<'_>) {
                 item.call_id.as_deref(),
             );
         }
-        // Never delivered; said plainly should that change.
-        Decision::Invalid(_) => tracing::info!(
+        // An invalid body is never delivered, nor a kind a later `callhook-protocol` adds; said
+        // plainly should that change.
+        _ => tracing::info!(
             target: "callhook::notification",
             protocol = delivery.protocol.as_str(),
             tenant = delivery.tenant_id,

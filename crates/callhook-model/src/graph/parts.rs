@@ -136,6 +136,7 @@ model_struct! {
 /// A kind this version does not know, or a known kind whose fields do not fit the model, is kept as
 /// [`MeetingInfo::Unknown`] with the raw JSON; reading a `meetingInfo` never fails.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum MeetingInfo {
     /// `#microsoft.graph.organizerMeetingInfo`.
     Organizer(Box<OrganizerMeetingInfo>),
