@@ -374,6 +374,10 @@ impl RegionPolicy {
     /// The same decision as [`RegionPolicy::decide`], computed by testing every rule in order without
     /// the tenant index. It is the reference that tests compare `decide` with, and the baseline of the
     /// benchmark.
+    ///
+    /// Hidden from the documentation: a test and benchmark hook (integration tests and benchmarks
+    /// are other crates, so it has to be public), not an API to build on.
+    #[doc(hidden)]
     pub fn decide_without_index(&self, input: &RoutingInput<'_>) -> Decision<'_> {
         if !input.is_new_incoming_call {
             return Decision::HandleHere(HandleHereReason::NotNewIncomingCall);
