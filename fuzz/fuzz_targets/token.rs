@@ -14,7 +14,7 @@ use std::sync::{Arc, OnceLock};
 
 use callhook_auth::testing::DevIssuer;
 use callhook_auth::{
-    AuthConfig, Authenticator, DEFAULT_ISSUERS, ManualClock, UnixTime, Verifier, VerifierConfig,
+    Authenticator, DEFAULT_ISSUERS, ManualClock, UnixTime, Verifier, VerifierConfig,
 };
 use callhook_fuzz::{APP_ID, NOW, runtime, split_two};
 use libfuzzer_sys::fuzz_target;
@@ -31,8 +31,11 @@ fn harness() -> &'static Harness {
     HARNESS.get_or_init(|| {
         let issuer = DevIssuer::new();
         let clock = Arc::new(ManualClock::new(UnixTime::from_secs(NOW)));
-        let authenticator =
-            Authenticator::with_static_keys(AuthConfig::new(APP_ID), issuer.key_set(), clock);
+        let authenticator = Authenticator::builder(APP_ID)
+            .static_keys(issuer.key_set())
+            .clock(clock)
+            .build()
+            .unwrap();
         Harness {
             verifier: Verifier::new(VerifierConfig::for_app_id(APP_ID)),
             authenticator,

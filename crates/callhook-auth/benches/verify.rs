@@ -16,7 +16,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use callhook_auth::testing::DevIssuer;
-use callhook_auth::{AuthConfig, Authenticator, ManualClock, UnixTime, Verifier, VerifierConfig};
+use callhook_auth::{Authenticator, ManualClock, UnixTime, Verifier, VerifierConfig};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::future::Future as _;
 use std::hint::black_box;
@@ -57,8 +57,11 @@ fn verification(criterion: &mut Criterion) {
     });
 
     let clock = Arc::new(ManualClock::new(now));
-    let authenticator =
-        Authenticator::with_static_keys(AuthConfig::new(APP_ID), keys.clone(), clock);
+    let authenticator = Authenticator::builder(APP_ID)
+        .static_keys(keys.clone())
+        .clock(clock)
+        .build()
+        .unwrap();
     let mut context = Context::from_waker(Waker::noop());
     // A cache hit never waits, so one poll completes it; this measures the work, not an executor.
     let mut verify_cached = || {

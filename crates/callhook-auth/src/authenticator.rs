@@ -107,12 +107,10 @@ impl Expiry<String, VerifiedClaims> for ExpireWithToken {
 
 impl Authenticator {
     /// An authenticator fetching keys as `config` says, with the refresh running in the background
-    /// on the current tokio runtime. Call [`AuthConfig::validate`] first: a bad URL here only
-    /// shows up as failing refreshes.
-    ///
-    /// Outside a tokio runtime nothing is fetched and [`Authenticator::key_status`] says why.
+    /// on the current tokio runtime. [`AuthenticatorBuilder::build`](crate::AuthenticatorBuilder::build)
+    /// checks the configuration and the runtime first.
     #[must_use]
-    pub fn new(config: AuthConfig, clock: Arc<dyn Clock>) -> Authenticator {
+    pub(crate) fn new(config: AuthConfig, clock: Arc<dyn Clock>) -> Authenticator {
         let keys = KeySource::from_openid_configuration(
             &config.openid_configuration,
             Duration::from_millis(config.fetch_timeout_ms),
@@ -132,7 +130,7 @@ impl Authenticator {
     /// An authenticator with a fixed key set and no IO: for tests, and for users who manage keys
     /// themselves. Ready from the start.
     #[must_use]
-    pub fn with_static_keys(
+    pub(crate) fn with_static_keys(
         config: AuthConfig,
         keys: KeySet,
         clock: Arc<dyn Clock>,

@@ -1,4 +1,5 @@
-//! The `[auth]` section: what the server embeds and what [`crate::Authenticator::new`] takes.
+//! The `[auth]` section: what the server embeds and what
+//! [`crate::AuthenticatorBuilder::from_config`] takes.
 
 use crate::verify::{DEFAULT_ISSUERS, DEFAULT_LEEWAY_SECS, VerifierConfig};
 use serde::Deserialize;
@@ -91,7 +92,8 @@ fn default_retry_max_ms() -> u64 {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("invalid `{key}`: {problem}")]
 pub struct ConfigError {
-    /// The key, as written in the `[auth]` section (for example `app_id`).
+    /// The key, as written in the `[auth]` section (for example `app_id`), or `runtime` when no
+    /// tokio runtime runs where the authenticator is built.
     pub key: &'static str,
     /// What was wrong and what was expected.
     pub problem: String,

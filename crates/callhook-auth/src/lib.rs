@@ -18,21 +18,24 @@
 //! # Example
 //!
 //! With a fixed key set (here from the development issuer of the `testing` feature; a server uses
-//! [`Authenticator::new`], which fetches the platform's keys):
+//! [`Authenticator::builder`] without `static_keys`, which fetches the platform's keys):
 //!
 //! ```
 //! # #[cfg(feature = "testing")]
 //! # {
 //! use callhook_auth::testing::DevIssuer;
-//! use callhook_auth::{AuthConfig, AuthError, Authenticator, ManualClock, Rejection, UnixTime};
+//! use callhook_auth::{AuthError, Authenticator, ManualClock, Rejection, UnixTime};
 //! use std::sync::Arc;
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let now = UnixTime::from_secs(1_700_000_000);
 //! let clock = Arc::new(ManualClock::new(now));
 //! let issuer = DevIssuer::new();
-//! let authenticator =
-//!     Authenticator::with_static_keys(AuthConfig::new("my-bot-app-id"), issuer.key_set(), clock.clone());
+//! let authenticator = Authenticator::builder("my-bot-app-id")
+//!     .static_keys(issuer.key_set())
+//!     .clock(clock.clone())
+//!     .build()
+//!     .expect("valid settings");
 //!
 //! let token = issuer.mint(&DevIssuer::standard_claims("my-bot-app-id", "tenant-1", now));
 //! let claims = authenticator.authenticate(&format!("Bearer {token}")).await?;
@@ -50,6 +53,7 @@
 
 mod admission;
 mod authenticator;
+mod builder;
 mod claims;
 mod clock;
 mod config;
@@ -62,6 +66,7 @@ mod verify;
 pub mod webhook_signature;
 
 pub use authenticator::{AuthError, Authenticator};
+pub use builder::AuthenticatorBuilder;
 pub use claims::VerifiedClaims;
 pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
 pub use config::{

@@ -132,7 +132,7 @@ impl DevIssuer {
     }
 
     /// This key as a [`KeySet`], for [`crate::Verifier::verify`] and
-    /// [`crate::Authenticator::with_static_keys`].
+    /// [`crate::AuthenticatorBuilder::static_keys`].
     #[must_use]
     pub fn key_set(&self) -> KeySet {
         let mut keys = KeySet::empty();

@@ -9,7 +9,9 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use callhook_auth::testing::DevIssuer;
-use callhook_auth::{AuthConfig, AuthError, Authenticator, ManualClock, Rejection, UnixTime};
+use callhook_auth::{
+    AuthConfig, AuthError, Authenticator, AuthenticatorBuilder, ManualClock, Rejection, UnixTime,
+};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -19,8 +21,11 @@ const NOW: u64 = 1_700_000_000;
 fn setup() -> (Authenticator, Arc<ManualClock>, DevIssuer) {
     let clock = Arc::new(ManualClock::new(UnixTime::from_secs(NOW)));
     let issuer = DevIssuer::new();
-    let authenticator =
-        Authenticator::with_static_keys(AuthConfig::new(APP_ID), issuer.key_set(), clock.clone());
+    let authenticator = Authenticator::builder(APP_ID)
+        .static_keys(issuer.key_set())
+        .clock(clock.clone())
+        .build()
+        .unwrap();
     (authenticator, clock, issuer)
 }
 
@@ -207,7 +212,11 @@ async fn the_tenant_allow_list_applies_through_the_authenticator() {
         tenants: vec!["allowed".to_owned()],
         ..AuthConfig::new(APP_ID)
     };
-    let authenticator = Authenticator::with_static_keys(config, issuer.key_set(), clock);
+    let authenticator = AuthenticatorBuilder::from_config(config)
+        .static_keys(issuer.key_set())
+        .clock(clock)
+        .build()
+        .unwrap();
     assert!(
         authenticator
             .verify_token(&standard_token(&issuer, "allowed"))
@@ -230,4 +239,68 @@ async fn a_fixed_key_set_never_refreshes_on_unknown_kids() {
     );
     assert_eq!(authenticator.key_status().unknown_kid_refreshes, 0);
     assert_eq!(AuthError::KeysUnavailable.reason(), "keys_unavailable");
+}
+
+#[test]
+fn build_refuses_settings_that_cannot_work_and_names_them() {
+    let cases = [
+        (Authenticator::builder(""), "app_id"),
+        (Authenticator::builder(" bot "), "app_id"),
+        (
+            Authenticator::builder("bot").openid_configuration("http://keys.example.com/openid"),
+            "openid_configuration",
+        ),
+        (
+            Authenticator::builder("bot").openid_configuration("not a url"),
+            "openid_configuration",
+        ),
+        (
+            Authenticator::builder("bot").issuers(Vec::<String>::new()),
+            "issuers",
+        ),
+        (Authenticator::builder("bot").tenants([""]), "tenants"),
+        (
+            Authenticator::builder("bot").leeway(std::time::Duration::from_secs(7_200)),
+            "leeway_secs",
+        ),
+    ];
+    for (builder, key) in cases {
+        let config = builder.config().clone();
+        let error = builder
+            .static_keys(DevIssuer::new().key_set())
+            .build()
+            .unwrap_err();
+        assert_eq!(error.key, key, "{config:?}: {error}");
+        assert!(error.to_string().contains(key), "{error}");
+    }
+}
+
+#[test]
+fn build_without_a_tokio_runtime_fails_early_when_keys_must_be_fetched() {
+    // Outside any runtime: the key refresh could never run, so building says so.
+    let error = Authenticator::builder("bot").build().unwrap_err();
+    assert_eq!(error.key, "runtime");
+    assert!(error.to_string().contains("tokio runtime"), "{error}");
+    // Static keys need no runtime.
+    assert!(
+        Authenticator::builder("bot")
+            .static_keys(DevIssuer::new().key_set())
+            .build()
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn build_inside_a_runtime_starts_the_key_refresh() {
+    // A loopback URL nobody listens on: built, running, not ready.
+    let authenticator = Authenticator::builder("bot")
+        .openid_configuration("http://127.0.0.1:9/openid")
+        .retry_backoff(
+            std::time::Duration::from_millis(50),
+            std::time::Duration::from_millis(100),
+        )
+        .build()
+        .unwrap();
+    assert!(authenticator.is_refresh_alive());
+    assert!(!authenticator.is_ready());
 }

@@ -10,8 +10,8 @@
 
 use callhook_auth::testing::DevIssuer;
 use callhook_auth::{
-    AuthConfig, AuthError, Authenticator, KeyFetcher, KeySourceError, ManualClock, Rejection,
-    UnixTime,
+    AuthConfig, AuthError, Authenticator, AuthenticatorBuilder, KeyFetcher, KeySourceError,
+    ManualClock, Rejection, UnixTime,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,7 +74,10 @@ fn clock() -> Arc<ManualClock> {
 }
 
 async fn ready_authenticator(config: AuthConfig, clock: Arc<ManualClock>) -> Authenticator {
-    let authenticator = Authenticator::new(config, clock);
+    let authenticator = AuthenticatorBuilder::from_config(config)
+        .clock(clock)
+        .build()
+        .unwrap();
     assert!(
         authenticator.wait_until_ready(READY_LIMIT).await,
         "{:?}",
@@ -264,7 +267,10 @@ async fn an_issuer_that_never_comes_up_means_not_ready_with_backoff() {
         .respond_with(ResponseTemplate::new(503))
         .mount(&server)
         .await;
-    let authenticator = Authenticator::new(config_for(&server), clock());
+    let authenticator = AuthenticatorBuilder::from_config(config_for(&server))
+        .clock(clock())
+        .build()
+        .unwrap();
 
     let mut delays_seen = Vec::new();
     for _ in 0..500 {

@@ -789,17 +789,18 @@ async fn slow_clients_do_not_hold_up_a_graceful_shutdown() {
 #[actix_web::test]
 async fn healthz_fails_naming_a_background_task_that_stopped() {
     use actix_web::test;
-    use callhook_auth::{AuthConfig, Authenticator, SystemClock};
+    use callhook_auth::Authenticator;
     use callhook_server::app::{AppState, app};
     use callhook_server::config::Config;
 
     let config = Config::from_toml_str("[auth]\napp_id = \"bot\"\n").unwrap();
     let keys = callhook_auth::testing::DevIssuer::new().key_set();
-    let authenticator = Arc::new(Authenticator::with_static_keys(
-        AuthConfig::new("bot"),
-        keys,
-        Arc::new(SystemClock),
-    ));
+    let authenticator = Arc::new(
+        Authenticator::builder("bot")
+            .static_keys(keys)
+            .build()
+            .unwrap(),
+    );
     let state = actix_web::web::Data::new(AppState::new(&config, authenticator).unwrap());
     let service = test::init_service(app(state.clone())).await;
     let healthy = test::call_service(

@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use callhook_auth::{Authenticator, SystemClock};
+use callhook_auth::AuthenticatorBuilder;
 
 use super::issuer;
 use super::output::{Printer, say};
@@ -161,10 +161,11 @@ async fn start_deployment(
     config: &Config,
     listener: TcpListener,
 ) -> Result<actix_web::dev::ServerHandle, DemoError> {
-    let authenticator = Arc::new(Authenticator::new(
-        config.auth.clone(),
-        Arc::new(SystemClock),
-    ));
+    let authenticator = Arc::new(
+        AuthenticatorBuilder::from_config(config.auth.clone())
+            .build()
+            .map_err(crate::server::ServeError::Auth)?,
+    );
     if !authenticator
         .wait_until_ready(Duration::from_secs(10))
         .await

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use callhook_auth::testing::DevIssuer;
-use callhook_auth::{Authenticator, SystemClock, UnixTime};
+use callhook_auth::{Authenticator, AuthenticatorBuilder, UnixTime};
 use callhook_server::config::Config;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -138,10 +138,11 @@ pub async fn start(toml: &str, wait_ready: bool) -> Running {
     let config = Config::from_toml_str(toml).unwrap_or_else(|error| panic!("{error}"));
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
-    let authenticator = Arc::new(Authenticator::new(
-        config.auth.clone(),
-        Arc::new(SystemClock),
-    ));
+    let authenticator = Arc::new(
+        AuthenticatorBuilder::from_config(config.auth.clone())
+            .build()
+            .unwrap(),
+    );
     if wait_ready {
         assert!(
             authenticator
