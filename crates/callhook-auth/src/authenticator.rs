@@ -109,22 +109,23 @@ impl Authenticator {
     /// An authenticator fetching keys as `config` says, with the refresh running in the background
     /// on the current tokio runtime. [`AuthenticatorBuilder::build`](crate::AuthenticatorBuilder::build)
     /// checks the configuration and the runtime first.
-    #[must_use]
-    pub(crate) fn new(config: AuthConfig, clock: Arc<dyn Clock>) -> Authenticator {
+    pub(crate) fn new(
+        config: AuthConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Authenticator, KeySourceError> {
         let keys = KeySource::from_openid_configuration(
             &config.openid_configuration,
             Duration::from_millis(config.fetch_timeout_ms),
             RefreshPolicy::from_config(&config),
             Arc::clone(&clock),
-        );
-        let background_refresh = match keys.spawn_background_refresh() {
-            Ok(handle) => Some(Arc::new(RefreshTask(handle))),
-            Err(error) => {
-                tracing::error!(%error, "signing keys will not be fetched");
-                None
-            }
-        };
-        Authenticator::assemble(config, keys, clock, background_refresh)
+        )?;
+        let background_refresh = Some(Arc::new(RefreshTask(keys.spawn_background_refresh()?)));
+        Ok(Authenticator::assemble(
+            config,
+            keys,
+            clock,
+            background_refresh,
+        ))
     }
 
     /// An authenticator with a fixed key set and no IO: for tests, and for users who manage keys

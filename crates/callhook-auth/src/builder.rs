@@ -150,7 +150,10 @@ impl AuthenticatorBuilder {
                     .to_owned(),
             });
         }
-        Ok(Authenticator::new(self.config, clock))
+        Authenticator::new(self.config, clock).map_err(|error| ConfigError {
+            key: "openid_configuration",
+            problem: format!("the keys cannot be fetched: {error}"),
+        })
     }
 }
 

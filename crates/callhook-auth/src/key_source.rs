@@ -302,10 +302,7 @@ struct KeySourceShared {
 #[derive(Debug)]
 enum KeyOrigin {
     Fixed,
-    OpenIdConfiguration {
-        url: String,
-        fetcher: Result<KeyFetcher, KeySourceError>,
-    },
+    OpenIdConfiguration { url: String, fetcher: KeyFetcher },
 }
 
 #[derive(Debug, Default)]
@@ -341,18 +338,22 @@ impl KeySource {
 
     /// A source fetching from an OIDC configuration. Nothing is fetched until
     /// [`KeySource::refresh_now`] or [`KeySource::spawn_background_refresh`].
-    #[must_use]
+    ///
+    /// # Errors
+    ///
+    /// [`KeySourceError::ClientSetup`] when the HTTP client cannot be built: at once, rather than
+    /// as a failure of every refresh.
     pub fn from_openid_configuration(
         url: &str,
         fetch_timeout: Duration,
         policy: RefreshPolicy,
         clock: Arc<dyn Clock>,
-    ) -> KeySource {
+    ) -> Result<KeySource, KeySourceError> {
         let origin = KeyOrigin::OpenIdConfiguration {
             url: url.to_owned(),
-            fetcher: KeyFetcher::new(fetch_timeout),
+            fetcher: KeyFetcher::new(fetch_timeout)?,
         };
-        KeySource::with_origin(origin, policy, clock)
+        Ok(KeySource::with_origin(origin, policy, clock))
     }
 
     fn with_origin(origin: KeyOrigin, policy: RefreshPolicy, clock: Arc<dyn Clock>) -> KeySource {
@@ -457,8 +458,8 @@ impl KeySource {
     /// The fetch's error; the previous keys stay in use. A fixed source has nothing to fetch and
     /// answers with its key count.
     pub async fn refresh_now(&self) -> Result<usize, KeySourceError> {
-        let _gate = self.shared.refresh_gate.lock().await;
-        self.fetch_and_store().await
+        let mut gate = self.shared.refresh_gate.lock().await;
+        self.fetch_and_store(&mut gate).await
     }
 
     /// Called when a token names a `kid` missing from [`KeySource::current`]. Returns whether the
@@ -492,19 +493,17 @@ impl KeySource {
             .unknown_kid_refreshes
             .fetch_add(1, Ordering::AcqRel);
         tracing::info!("unknown kid: refreshing keys");
-        self.fetch_and_store().await.is_ok()
+        self.fetch_and_store(&mut gate).await.is_ok()
     }
 
-    /// Must be called with the refresh gate held.
-    async fn fetch_and_store(&self) -> Result<usize, KeySourceError> {
+    /// Fetches and publishes the keys. `_gate` is the held refresh gate: only its holder fetches,
+    /// so that fetches are single-flight.
+    async fn fetch_and_store(&self, _gate: &mut RefreshGate) -> Result<usize, KeySourceError> {
         let (url, fetcher) = match &self.shared.origin {
             KeyOrigin::Fixed => return Ok(self.current().len()),
             KeyOrigin::OpenIdConfiguration { url, fetcher } => (url, fetcher),
         };
-        let outcome = match fetcher {
-            Ok(fetcher) => fetcher.fetch_from_openid_configuration(url).await,
-            Err(error) => Err(error.clone()),
-        };
+        let outcome = fetcher.fetch_from_openid_configuration(url).await;
         let outcome = outcome.and_then(|(keys, skipped)| {
             if keys.is_empty() {
                 Err(KeySourceError::NoUsableKeys {
