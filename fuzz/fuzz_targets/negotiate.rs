@@ -3,7 +3,7 @@
 //! Beyond "never panics": the policy changes only what is answered to a legacy body, never how a
 //! body is classified; a Graph body is always accepted, an invalid one always refused with a
 //! reason; the summary exists exactly for valid bodies, serializes, and has one entry per item.
-//! And differentially: `verdict` (with its hand-written first tier) decides every body exactly as
+//! And differentially: `verdict` (from the facts reader) decides every body exactly as
 //! `negotiate` does, and the model's one-pass reader (the fast path) and its tolerant reader over a
 //! JSON tree must read every body the fast path accepts into the same notifications.
 #![no_main]

@@ -316,58 +316,18 @@ pub(crate) struct Skip;
 
 impl<'de> serde::Deserialize<'de> for Skip {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(SkipVisitor)
+        read_shape(deserializer, SkipShape).map(|()| Skip)
     }
 }
 
-struct SkipVisitor;
+/// A shape that takes nothing: scalars are read (and so checked) by `deserialize_any`, arrays and
+/// objects skipped element by element with [`Skip`] by the default [`Shape`] methods.
+struct SkipShape;
 
-impl<'de> Visitor<'de> for SkipVisitor {
-    type Value = Skip;
+impl Shape<'_> for SkipShape {
+    type Value = ();
 
-    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str("any JSON value")
-    }
-
-    fn visit_unit<E: serde::de::Error>(self) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-
-    fn visit_none<E: serde::de::Error>(self) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Skip, D::Error> {
-        Skip::deserialize(deserializer)
-    }
-
-    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-
-    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-
-    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-
-    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-
-    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Skip, A::Error> {
-        skip_seq(seq).map(|()| Skip)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Skip, A::Error> {
-        skip_map(map).map(|()| Skip)
-    }
+    fn other(self) {}
 }
 
 impl Fits for String {

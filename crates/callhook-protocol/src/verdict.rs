@@ -99,7 +99,11 @@ impl Decision<'_> {
 
     /// What to answer.
     pub fn action(&self) -> Action {
-        self.verdict().action()
+        match self {
+            Self::Graph(_) => Action::Accept,
+            Self::Legacy { action, .. } => *action,
+            Self::Invalid(_) => Action::Reject,
+        }
     }
 
     /// The format, or `None` for an invalid body.

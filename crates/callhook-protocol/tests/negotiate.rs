@@ -465,7 +465,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
 
     /// Envelopes built from arbitrary JSON, as serde_json writes it and with a small edit: the
-    /// verdict (and its hand-written first tier) always decides as the full negotiation does.
+    /// verdict (from the facts reader) always decides as the full negotiation does.
     #[test]
     fn the_verdict_agrees_on_envelopes_of_arbitrary_json(
         items in prop::collection::vec(

@@ -430,7 +430,7 @@ async fn tokens_never_appear_in_the_logs_even_at_trace_level() {
 
 #[tokio::test]
 async fn the_log_sink_writes_a_line_per_notification_saying_what_it_is() {
-    // The handler decides with `verdict` and builds the notifications only for this line.
+    // The handler decides with `decide`, and this line reads the facts of that decision.
     let issuer = Issuer::start().await;
     let text = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\n{}",

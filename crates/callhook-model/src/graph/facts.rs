@@ -572,11 +572,21 @@ impl<'de> CallShape<'_, 'de> {
         let facts = self.0;
         while let Some(key) = map.next_key::<Key<'de>>()? {
             match key.as_str() {
-                "@odata.type" => drop(read_text(&mut map, &mut facts.odata_type)?),
-                "id" => drop(read_text(&mut map, &mut facts.id)?),
-                "state" => drop(read_text(&mut map, &mut facts.state)?),
-                "callState" => drop(read_text(&mut map, &mut facts.call_state)?),
-                "tenantId" => drop(read_text(&mut map, &mut facts.tenant_id)?),
+                "@odata.type" => {
+                    read_text(&mut map, &mut facts.odata_type)?;
+                }
+                "id" => {
+                    read_text(&mut map, &mut facts.id)?;
+                }
+                "state" => {
+                    read_text(&mut map, &mut facts.state)?;
+                }
+                "callState" => {
+                    read_text(&mut map, &mut facts.call_state)?;
+                }
+                "tenantId" => {
+                    read_text(&mut map, &mut facts.tenant_id)?;
+                }
                 "source" => {
                     let mut source = ParticipantFacts::default();
                     let fits = map.next_value_seed(OptionalSeed(ParticipantShape(&mut source)))?;
