@@ -2,7 +2,7 @@
 //!
 //! Beyond "never panics": the policy changes only what is answered to a legacy body, never how a
 //! body is classified; a Graph body is always accepted, an invalid one always refused with a
-//! reason; the summary exists exactly for valid bodies, serializes, and has one entry per item.
+//! reason; the summary `callhook classify` prints exists exactly for valid bodies, serializes, and has one entry per item.
 //! And differentially: `verdict` (from the facts reader) decides every body exactly as
 //! `negotiate` does, and the model's one-pass reader (the fast path) and its tolerant reader over a
 //! JSON tree must read every body the fast path accepts into the same notifications.
@@ -10,6 +10,7 @@
 
 use callhook_model::CommsNotifications;
 use callhook_protocol::{Action, LegacyPolicy, Protocol, negotiate, verdict};
+use callhook_server::classify::Summary;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
@@ -36,21 +37,21 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(redeliver.action(), Action::Accept);
             assert_eq!(accept.action(), Action::Accept);
             let graph = redeliver.graph().expect("a Graph body has notifications");
-            let summary = redeliver.summary().expect("a valid body has a summary");
+            let summary = Summary::of(&redeliver).expect("a valid body has a summary");
             assert_eq!(summary.notifications.len(), graph.value.len());
         }
         Some(Protocol::Legacy) => {
             assert_eq!(redeliver.action(), Action::Redeliver);
             assert_eq!(accept.action(), Action::Accept);
             assert!(redeliver.legacy().is_some());
-            assert!(redeliver.summary().is_some(), "a valid body has a summary");
+            assert!(Summary::of(&redeliver).is_some(), "a valid body has a summary");
         }
         None => {
             assert_eq!(redeliver.action(), Action::Reject);
             assert_eq!(accept.action(), Action::Reject);
             let reason = redeliver.invalid().expect("an invalid body has a reason");
             assert!(!reason.to_string().is_empty(), "an empty reason");
-            assert!(redeliver.summary().is_none());
+            assert!(Summary::of(&redeliver).is_none());
         }
     }
     let body = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
@@ -62,7 +63,7 @@ fuzz_target!(|data: &[u8]| {
             .expect("the tolerant path refused a body the fast path read");
         assert_eq!(fast, tolerant, "the two readers disagree");
     }
-    if let Some(summary) = accept.summary() {
+    if let Some(summary) = Summary::of(&accept) {
         serde_json::to_string(&summary).expect("a summary serializes");
     }
 });

@@ -4,8 +4,9 @@ use crate::admission::Doorkeeper;
 use crate::claims::VerifiedClaims;
 use crate::clock::Clock;
 use crate::config::AuthConfig;
+use crate::config::ConfigError;
 use crate::jwk::KeySet;
-use crate::key_source::{KeySource, KeySourceError, KeyStatus, RefreshPolicy};
+use crate::key_source::{BackgroundRefresh, KeySource, KeySourceError, KeyStatus};
 use crate::verify::{Rejection, Verifier};
 use moka::Expiry;
 use std::fmt;
@@ -58,19 +59,9 @@ struct AuthenticatorInner {
     verified_tokens: moka::sync::Cache<String, VerifiedClaims, TokenHasher>,
     /// Which verified tokens go into `verified_tokens`: those verified a second time.
     doorkeeper: Doorkeeper,
-    /// Shared by authenticators made with [`Authenticator::reconfigured`], which use the same keys.
-    background_refresh: Option<Arc<RefreshTask>>,
-}
-
-/// The background refresh of a key source, stopped when the last authenticator using it is
-/// dropped.
-#[derive(Debug)]
-struct RefreshTask(tokio::task::AbortHandle);
-
-impl Drop for RefreshTask {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
+    /// Shared by authenticators made with [`Authenticator::reconfigured`], which use the same keys;
+    /// it stops when the last of them is dropped.
+    background_refresh: Option<Arc<BackgroundRefresh>>,
 }
 
 impl fmt::Debug for Authenticator {
@@ -115,11 +106,11 @@ impl Authenticator {
     ) -> Result<Authenticator, KeySourceError> {
         let keys = KeySource::from_openid_configuration(
             &config.openid_configuration,
-            Duration::from_millis(config.fetch_timeout_ms),
-            RefreshPolicy::from_config(&config),
+            config.fetch_timeout,
+            config.refresh.clone(),
             Arc::clone(&clock),
         )?;
-        let background_refresh = Some(Arc::new(RefreshTask(keys.spawn_background_refresh()?)));
+        let background_refresh = Some(Arc::new(keys.spawn_background_refresh()?));
         Ok(Authenticator::assemble(
             config,
             keys,
@@ -144,11 +135,11 @@ impl Authenticator {
         config: AuthConfig,
         keys: KeySource,
         clock: Arc<dyn Clock>,
-        background_refresh: Option<Arc<RefreshTask>>,
+        background_refresh: Option<Arc<BackgroundRefresh>>,
     ) -> Authenticator {
         let expiry = ExpireWithToken {
             clock: Arc::clone(&clock),
-            leeway_secs: config.leeway_secs,
+            leeway_secs: config.leeway.as_secs(),
         };
         let verified_tokens = moka::sync::Cache::builder()
             .max_capacity(config.cache_capacity)
@@ -226,19 +217,27 @@ impl Authenticator {
         Ok(claims)
     }
 
-    /// An authenticator with the verification settings of `config` (app id, issuers, tenants,
-    /// leeway, cache size) over this one's keys and key refresh, for a configuration reload. The
-    /// key source settings of `config` (`openid_configuration`, refresh and fetch settings) are not
-    /// used: changing them takes a new [`Authenticator`]. The new authenticator starts with an
-    /// empty token cache, so that a tenant removed from the allow-list is refused at once.
-    #[must_use]
-    pub fn reconfigured(&self, config: AuthConfig) -> Authenticator {
-        Authenticator::assemble(
-            config,
+    /// An authenticator with the verification settings of `settings` (app id, issuers, tenants,
+    /// leeway, cache size) over this one's keys, key refresh and clock, for a configuration
+    /// reload. The key source settings of `settings` (OpenID configuration, refresh and fetch
+    /// settings), its clock and its static keys are not used: changing them takes a new
+    /// [`Authenticator`]. The new authenticator starts with an empty token cache, so that a tenant
+    /// removed from the allow-list is refused at once.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first setting that cannot work; this authenticator is
+    /// unchanged.
+    pub fn reconfigured(
+        &self,
+        settings: crate::AuthenticatorBuilder,
+    ) -> Result<Authenticator, ConfigError> {
+        Ok(Authenticator::assemble(
+            settings.into_checked_config()?,
             self.inner.keys.clone(),
             Arc::clone(&self.inner.clock),
             self.inner.background_refresh.clone(),
-        )
+        ))
     }
 
     /// Whether the background key refresh is running, or none is needed (static keys). `false`
@@ -247,7 +246,7 @@ impl Authenticator {
     #[must_use]
     pub fn is_refresh_alive(&self) -> bool {
         match &self.inner.background_refresh {
-            Some(task) => !task.0.is_finished(),
+            Some(task) => task.is_running(),
             None => self.inner.keys.is_fixed(),
         }
     }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::Setting;
 use crate::{AuthConfig, Authenticator, Clock, ConfigError, KeySet, SystemClock};
 
 /// Builds an [`Authenticator`]: the bot's app id, then whatever differs from the defaults (the
@@ -42,8 +43,8 @@ impl Authenticator {
 }
 
 impl AuthenticatorBuilder {
-    /// A builder starting from every setting of `config` (for example the `[auth]` section of a
-    /// configuration file).
+    /// A builder starting from every setting of `config` (for example those of a running
+    /// authenticator, [`Authenticator::config`]).
     pub fn from_config(config: AuthConfig) -> AuthenticatorBuilder {
         AuthenticatorBuilder {
             config,
@@ -79,29 +80,29 @@ impl AuthenticatorBuilder {
 
     /// The clock skew allowed on `exp` and `nbf` (whole seconds; at most an hour). Default 300 s.
     pub fn leeway(mut self, leeway: Duration) -> AuthenticatorBuilder {
-        self.config.leeway_secs = leeway.as_secs();
+        self.config.leeway = leeway;
         self
     }
 
     /// How often the keys are fetched again (whole seconds), and the shortest time between two
     /// fetches that unknown `kid`s trigger. Defaults: 12 hours and 30 s.
     pub fn refresh(mut self, interval: Duration, cooldown: Duration) -> AuthenticatorBuilder {
-        self.config.refresh_interval_secs = interval.as_secs();
-        self.config.refresh_cooldown_secs = cooldown.as_secs();
+        self.config.refresh.interval = interval;
+        self.config.refresh.unknown_kid_cooldown = cooldown;
         self
     }
 
     /// The timeout of each HTTP request for keys. Default 5 s.
     pub fn fetch_timeout(mut self, timeout: Duration) -> AuthenticatorBuilder {
-        self.config.fetch_timeout_ms = millis(timeout);
+        self.config.fetch_timeout = timeout;
         self
     }
 
     /// The backoff of failed key fetches: the first delay, doubled up to `max`. Defaults 1 s and
     /// 5 minutes.
     pub fn retry_backoff(mut self, initial: Duration, max: Duration) -> AuthenticatorBuilder {
-        self.config.retry_initial_ms = millis(initial);
-        self.config.retry_max_ms = millis(max);
+        self.config.refresh.retry_initial = initial;
+        self.config.refresh.retry_max = max;
         self
     }
 
@@ -130,6 +131,22 @@ impl AuthenticatorBuilder {
         &self.config
     }
 
+    /// Checks the settings as [`build`](AuthenticatorBuilder::build) does, without building: for
+    /// a configuration check that reports before anything starts. The runtime is not checked.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first setting that cannot work.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.config.validate()
+    }
+
+    /// The settings, checked, for [`Authenticator::reconfigured`].
+    pub(crate) fn into_checked_config(self) -> Result<AuthConfig, ConfigError> {
+        self.config.validate()?;
+        Ok(self.config)
+    }
+
     /// The authenticator; with published keys, their refresh starts on the current tokio runtime.
     ///
     /// # Errors
@@ -143,21 +160,17 @@ impl AuthenticatorBuilder {
             return Ok(Authenticator::with_static_keys(self.config, keys, clock));
         }
         if tokio::runtime::Handle::try_current().is_err() {
-            return Err(ConfigError {
-                key: "runtime",
-                problem: "the signing keys are refreshed on a tokio runtime, and none is running \
-                          here: build the authenticator inside one"
-                    .to_owned(),
-            });
+            return Err(ConfigError::new(
+                Setting::Runtime,
+                "the signing keys are refreshed on a tokio runtime, and none is running here: \
+                 build the authenticator inside one",
+            ));
         }
-        Authenticator::new(self.config, clock).map_err(|error| ConfigError {
-            key: "openid_configuration",
-            problem: format!("the keys cannot be fetched: {error}"),
+        Authenticator::new(self.config, clock).map_err(|error| {
+            ConfigError::new(
+                Setting::OpenidConfiguration,
+                format!("the keys cannot be fetched: {error}"),
+            )
         })
     }
-}
-
-/// A duration in whole milliseconds, saturating.
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }

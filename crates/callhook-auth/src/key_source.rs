@@ -11,7 +11,7 @@
 //!   reported ([`KeyStatus::ready`]) so that a server can answer 503 instead of 401.
 
 use crate::clock::{Clock, UnixTime};
-use crate::config::{AuthConfig, check_key_url};
+use crate::config::check_key_url;
 use crate::jwk::{KeySet, KeySetError, MAXIMUM_JWKS_DOCUMENT_BYTES, SkippedKey};
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -119,7 +119,8 @@ impl KeyFetcher {
     ///
     /// [`KeySourceError::ClientSetup`] when the HTTP client cannot be built.
     pub fn new(timeout: Duration) -> Result<KeyFetcher, KeySourceError> {
-        let client = http_client_builder()?
+        let client = callhook_http::client_builder()
+            .map_err(|error| KeySourceError::ClientSetup(error.to_string()))?
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
             .connect_timeout(timeout)
@@ -209,65 +210,32 @@ pub fn jwks_uri_of_openid_configuration(document: &[u8]) -> Result<String, KeySo
         .ok_or(KeySourceError::MissingJwksUri)
 }
 
-/// A reqwest client builder whose TLS is rustls on ring's provider (passed explicitly: no
-/// process-wide provider is installed) with the platform's root certificates.
-///
-/// This is the one place where callhook builds TLS: the key source uses it, and so does the
-/// server's forward sink, so that ring stays the only crypto library in the dependency tree.
-///
-/// # Errors
-///
-/// [`KeySourceError::ClientSetup`] when rustls refuses the configuration.
-pub fn http_client_builder() -> Result<reqwest::ClientBuilder, KeySourceError> {
-    Ok(reqwest::Client::builder().tls_backend_preconfigured(tls_client_config()?))
-}
-
-fn tls_client_config() -> Result<rustls::ClientConfig, KeySourceError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
-        .map_err(|error| KeySourceError::ClientSetup(error.to_string()))?;
-    let mut config = match rustls_platform_verifier::Verifier::new(provider) {
-        Ok(verifier) => builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(verifier))
-            .with_no_client_auth(),
-        Err(error) => {
-            tracing::error!(%error, "no platform root certificates: https key fetches will fail");
-            builder
-                .with_root_certificates(rustls::RootCertStore::empty())
-                .with_no_client_auth()
-        }
-    };
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(config)
-}
-
 /// Timing of the key source.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RefreshPolicy {
-    /// Time between periodic refreshes (up to 5% jitter is added).
+    /// Time between periodic refreshes (up to 5% jitter is added). Default 12 hours.
     pub interval: Duration,
-    /// Minimum time between refreshes triggered by unknown `kid`s, in seconds on the injected clock.
-    pub unknown_kid_cooldown_secs: u64,
-    /// First retry delay after a failure.
+    /// Minimum time between refreshes triggered by unknown `kid`s, counted in whole seconds on the
+    /// injected clock. Default 30 s.
+    pub unknown_kid_cooldown: Duration,
+    /// First retry delay after a failure. Default 1 s.
     pub retry_initial: Duration,
-    /// Longest retry delay.
+    /// Longest retry delay. Default 5 minutes.
     pub retry_max: Duration,
 }
 
-impl RefreshPolicy {
-    /// The policy of an `[auth]` section.
-    #[must_use]
-    pub fn from_config(config: &AuthConfig) -> RefreshPolicy {
+impl Default for RefreshPolicy {
+    fn default() -> RefreshPolicy {
         RefreshPolicy {
-            interval: Duration::from_secs(config.refresh_interval_secs),
-            unknown_kid_cooldown_secs: config.refresh_cooldown_secs,
-            retry_initial: Duration::from_millis(config.retry_initial_ms),
-            retry_max: Duration::from_millis(config.retry_max_ms),
+            interval: Duration::from_secs(12 * 60 * 60),
+            unknown_kid_cooldown: Duration::from_secs(30),
+            retry_initial: Duration::from_secs(1),
+            retry_max: Duration::from_secs(5 * 60),
         }
     }
+}
 
+impl RefreshPolicy {
     fn retry_delay(&self, consecutive_failures: u64) -> Duration {
         let doublings = u32::try_from(consecutive_failures.saturating_sub(1))
             .unwrap_or(u32::MAX)
@@ -327,7 +295,7 @@ impl KeySource {
     pub fn fixed(keys: KeySet, clock: Arc<dyn Clock>) -> KeySource {
         let policy = RefreshPolicy {
             interval: Duration::MAX,
-            unknown_kid_cooldown_secs: u64::MAX,
+            unknown_kid_cooldown: Duration::MAX,
             retry_initial: Duration::MAX,
             retry_max: Duration::MAX,
         };
@@ -477,7 +445,7 @@ impl KeySource {
             return true;
         }
         let now = self.shared.clock.now();
-        let cooldown = self.shared.policy.unknown_kid_cooldown_secs;
+        let cooldown = self.shared.policy.unknown_kid_cooldown.as_secs();
         if let Some(last) = gate.last_unknown_kid_refresh {
             if now < last.saturating_add_secs(cooldown) && now >= last {
                 self.shared
@@ -541,27 +509,54 @@ impl KeySource {
     }
 
     /// Starts the background refresh on the current tokio runtime: a first fetch at once, then
-    /// periodic refreshes, with backoff while fetches fail. The task ends when every clone of this
-    /// source is dropped or the returned handle is aborted.
+    /// periodic refreshes, with backoff while fetches fail. The refresh runs until the returned
+    /// [`BackgroundRefresh`] is stopped or dropped, or every clone of this source is dropped.
     ///
     /// # Errors
     ///
     /// [`KeySourceError::NoRuntime`] outside a tokio runtime.
-    pub fn spawn_background_refresh(&self) -> Result<tokio::task::AbortHandle, KeySourceError> {
-        if matches!(self.shared.origin, KeyOrigin::Fixed) {
-            // Nothing to refresh: an already finished task keeps the signature uniform.
-            let handle =
-                tokio::runtime::Handle::try_current().map_err(|_| KeySourceError::NoRuntime)?;
-            return Ok(handle.spawn(async {}).abort_handle());
-        }
-        let handle =
+    pub fn spawn_background_refresh(&self) -> Result<BackgroundRefresh, KeySourceError> {
+        let runtime =
             tokio::runtime::Handle::try_current().map_err(|_| KeySourceError::NoRuntime)?;
-        let weak = Arc::downgrade(&self.shared);
-        Ok(handle
-            .spawn(supervise("key refresh", move || {
+        let task = if matches!(self.shared.origin, KeyOrigin::Fixed) {
+            // Nothing to refresh: a task that ends at once keeps the handle uniform.
+            runtime.spawn(async {})
+        } else {
+            let weak = Arc::downgrade(&self.shared);
+            runtime.spawn(supervise("key refresh", move || {
                 background_refresh(weak.clone())
             }))
-            .abort_handle())
+        };
+        Ok(BackgroundRefresh {
+            task: task.abort_handle(),
+        })
+    }
+}
+
+/// The running background refresh of a [`KeySource`]. Dropping it stops the refresh.
+#[derive(Debug)]
+#[must_use = "dropping a BackgroundRefresh stops the refresh"]
+pub struct BackgroundRefresh {
+    task: tokio::task::AbortHandle,
+}
+
+impl BackgroundRefresh {
+    /// Whether the refresh still runs. A refresh that panics is started again, so `false` means
+    /// that it was stopped, or that the source has fixed keys and nothing to refresh.
+    #[must_use]
+    pub fn is_running(&self) -> bool {
+        !self.task.is_finished()
+    }
+
+    /// Stops the refresh; the keys already loaded stay in use.
+    pub fn stop(&self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for BackgroundRefresh {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 
@@ -693,7 +688,7 @@ mod tests {
     fn retry_delay_doubles_up_to_the_maximum() {
         let policy = RefreshPolicy {
             interval: Duration::from_secs(60),
-            unknown_kid_cooldown_secs: 30,
+            unknown_kid_cooldown: Duration::from_secs(30),
             retry_initial: Duration::from_secs(1),
             retry_max: Duration::from_secs(300),
         };

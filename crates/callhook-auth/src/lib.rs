@@ -63,23 +63,22 @@ mod key_source;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod verify;
-pub mod webhook_signature;
 
 pub use authenticator::{AuthError, Authenticator};
 pub use builder::AuthenticatorBuilder;
 pub use claims::VerifiedClaims;
 pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
 pub use config::{
-    AuthConfig, ConfigError, OPENID_CONFIGURATION_DOD, OPENID_CONFIGURATION_GCCH,
-    OPENID_CONFIGURATION_PUBLIC,
+    AuthConfig, ConfigError, MAXIMUM_LEEWAY, OPENID_CONFIGURATION_DOD, OPENID_CONFIGURATION_GCCH,
+    OPENID_CONFIGURATION_PUBLIC, Setting,
 };
 pub use jwk::{
     KeySet, KeySetError, MAXIMUM_JWKS_DOCUMENT_BYTES, MAXIMUM_RSA_MODULUS_BITS,
     MINIMUM_RSA_MODULUS_BITS, RsaVerificationKey, SkipReason, SkippedKey,
 };
 pub use key_source::{
-    KeyFetcher, KeySource, KeySourceError, KeyStatus, MAXIMUM_KEY_DOCUMENT_BYTES, RefreshPolicy,
-    http_client_builder, jwks_uri_of_openid_configuration,
+    BackgroundRefresh, KeyFetcher, KeySource, KeySourceError, KeyStatus,
+    MAXIMUM_KEY_DOCUMENT_BYTES, RefreshPolicy, jwks_uri_of_openid_configuration,
 };
 pub use verify::{
     DEFAULT_ISSUERS, DEFAULT_LEEWAY_SECS, MAXIMUM_TOKEN_BYTES, Rejection, Verifier, VerifierConfig,

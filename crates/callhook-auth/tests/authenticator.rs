@@ -9,11 +9,10 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use callhook_auth::testing::DevIssuer;
-use callhook_auth::{
-    AuthConfig, AuthError, Authenticator, AuthenticatorBuilder, ManualClock, Rejection, UnixTime,
-};
+use callhook_auth::{AuthError, Authenticator, ManualClock, Rejection, Setting, UnixTime};
 use serde_json::json;
 use std::sync::Arc;
+use std::time::Duration;
 
 const APP_ID: &str = "bot-app-id";
 const NOW: u64 = 1_700_000_000;
@@ -208,11 +207,8 @@ async fn rejections_are_not_cached_and_acceptances_are_shared_by_clones() {
 async fn the_tenant_allow_list_applies_through_the_authenticator() {
     let clock = Arc::new(ManualClock::new(UnixTime::from_secs(NOW)));
     let issuer = DevIssuer::new();
-    let config = AuthConfig {
-        tenants: vec!["allowed".to_owned()],
-        ..AuthConfig::new(APP_ID)
-    };
-    let authenticator = AuthenticatorBuilder::from_config(config)
+    let authenticator = Authenticator::builder(APP_ID)
+        .tenants(["allowed"])
         .static_keys(issuer.key_set())
         .clock(clock)
         .build()
@@ -243,43 +239,71 @@ async fn a_fixed_key_set_never_refreshes_on_unknown_kids() {
 
 #[test]
 fn build_refuses_settings_that_cannot_work_and_names_them() {
+    let bot = || Authenticator::builder("bot");
     let cases = [
-        (Authenticator::builder(""), "app_id"),
-        (Authenticator::builder(" bot "), "app_id"),
+        (Authenticator::builder(""), Setting::AppId),
+        (Authenticator::builder(" bot "), Setting::AppId),
         (
-            Authenticator::builder("bot").openid_configuration("http://keys.example.com/openid"),
-            "openid_configuration",
+            bot().openid_configuration("http://keys.example.com/openid"),
+            Setting::OpenidConfiguration,
         ),
         (
-            Authenticator::builder("bot").openid_configuration("not a url"),
-            "openid_configuration",
+            bot().openid_configuration("ftp://127.0.0.1/openid"),
+            Setting::OpenidConfiguration,
         ),
         (
-            Authenticator::builder("bot").issuers(Vec::<String>::new()),
-            "issuers",
+            bot().openid_configuration("not a url"),
+            Setting::OpenidConfiguration,
         ),
-        (Authenticator::builder("bot").tenants([""]), "tenants"),
+        (bot().issuers(Vec::<String>::new()), Setting::Issuers),
+        (bot().issuers([""]), Setting::Issuers),
+        (bot().tenants([" "]), Setting::Tenants),
+        (bot().leeway(Duration::from_secs(7_200)), Setting::Leeway),
         (
-            Authenticator::builder("bot").leeway(std::time::Duration::from_secs(7_200)),
-            "leeway_secs",
+            bot().refresh(Duration::from_millis(999), Duration::from_secs(30)),
+            Setting::RefreshInterval,
         ),
+        (bot().fetch_timeout(Duration::ZERO), Setting::FetchTimeout),
+        (
+            bot().retry_backoff(Duration::ZERO, Duration::from_secs(1)),
+            Setting::RetryInitial,
+        ),
+        (
+            bot().retry_backoff(Duration::from_millis(10), Duration::from_millis(5)),
+            Setting::RetryMax,
+        ),
+        (bot().cache_capacity(0), Setting::CacheCapacity),
     ];
-    for (builder, key) in cases {
+    for (builder, setting) in cases {
         let config = builder.config().clone();
+        assert_eq!(
+            builder.validate().unwrap_err().setting,
+            setting,
+            "{config:?}"
+        );
         let error = builder
             .static_keys(DevIssuer::new().key_set())
             .build()
             .unwrap_err();
-        assert_eq!(error.key, key, "{config:?}: {error}");
-        assert!(error.to_string().contains(key), "{error}");
+        assert_eq!(error.setting, setting, "{config:?}: {error}");
+        assert!(error.to_string().contains(setting.name()), "{error}");
     }
+    // The edges of the ranges are accepted, and so is plain http on loopback.
+    let edges = bot()
+        .openid_configuration("http://127.0.0.1:9/openid")
+        .leeway(Duration::from_secs(3_600))
+        .refresh(Duration::from_secs(1), Duration::ZERO)
+        .fetch_timeout(Duration::from_millis(1))
+        .retry_backoff(Duration::from_millis(1), Duration::from_millis(1))
+        .cache_capacity(1);
+    assert_eq!(edges.validate(), Ok(()));
 }
 
 #[test]
 fn build_without_a_tokio_runtime_fails_early_when_keys_must_be_fetched() {
     // Outside any runtime: the key refresh could never run, so building says so.
     let error = Authenticator::builder("bot").build().unwrap_err();
-    assert_eq!(error.key, "runtime");
+    assert_eq!(error.setting, Setting::Runtime);
     assert!(error.to_string().contains("tokio runtime"), "{error}");
     // Static keys need no runtime.
     assert!(

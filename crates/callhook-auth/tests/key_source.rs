@@ -10,8 +10,8 @@
 
 use callhook_auth::testing::DevIssuer;
 use callhook_auth::{
-    AuthConfig, AuthError, Authenticator, AuthenticatorBuilder, KeyFetcher, KeySourceError,
-    ManualClock, Rejection, UnixTime,
+    AuthError, Authenticator, AuthenticatorBuilder, KeyFetcher, KeySourceError, ManualClock,
+    Rejection, UnixTime,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,13 +52,10 @@ async fn key_fetches(server: &MockServer) -> usize {
         .count()
 }
 
-fn config_for(server: &MockServer) -> AuthConfig {
-    AuthConfig {
-        openid_configuration: format!("{}/openid", server.uri()),
-        retry_initial_ms: 10,
-        retry_max_ms: 40,
-        ..AuthConfig::new(APP_ID)
-    }
+fn config_for(server: &MockServer) -> AuthenticatorBuilder {
+    Authenticator::builder(APP_ID)
+        .openid_configuration(&format!("{}/openid", server.uri()))
+        .retry_backoff(Duration::from_millis(10), Duration::from_millis(40))
 }
 
 fn token(issuer: &DevIssuer, tenant: &str) -> String {
@@ -73,11 +70,11 @@ fn clock() -> Arc<ManualClock> {
     Arc::new(ManualClock::new(UnixTime::from_secs(NOW)))
 }
 
-async fn ready_authenticator(config: AuthConfig, clock: Arc<ManualClock>) -> Authenticator {
-    let authenticator = AuthenticatorBuilder::from_config(config)
-        .clock(clock)
-        .build()
-        .unwrap();
+async fn ready_authenticator(
+    config: AuthenticatorBuilder,
+    clock: Arc<ManualClock>,
+) -> Authenticator {
+    let authenticator = config.clock(clock).build().unwrap();
     assert!(
         authenticator.wait_until_ready(READY_LIMIT).await,
         "{:?}",
@@ -131,10 +128,7 @@ async fn a_flood_of_random_kids_costs_one_fetch_per_cooldown() {
     let server = MockServer::start().await;
     serve_keys(&server, DevIssuer::new().jwks_json(), Duration::ZERO).await;
     let clock = clock();
-    let config = AuthConfig {
-        refresh_cooldown_secs: 30,
-        ..config_for(&server)
-    };
+    let config = config_for(&server).refresh(Duration::from_secs(43_200), Duration::from_secs(30));
     let authenticator = ready_authenticator(config, Arc::clone(&clock)).await;
 
     let flood = |round: usize| {
@@ -267,10 +261,7 @@ async fn an_issuer_that_never_comes_up_means_not_ready_with_backoff() {
         .respond_with(ResponseTemplate::new(503))
         .mount(&server)
         .await;
-    let authenticator = AuthenticatorBuilder::from_config(config_for(&server))
-        .clock(clock())
-        .build()
-        .unwrap();
+    let authenticator = config_for(&server).clock(clock()).build().unwrap();
 
     let mut delays_seen = Vec::new();
     for _ in 0..500 {

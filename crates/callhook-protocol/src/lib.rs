@@ -33,8 +33,8 @@
 //!   "resourceData":{"@odata.type":"#microsoft.graph.call","state":"incoming"}}]}"##;
 //! let negotiation = negotiate(graph, LegacyPolicy::default());
 //! assert_eq!(negotiation.action(), Action::Accept);
-//! let summary = serde_json::to_string(&negotiation.summary().expect("a valid body"))?;
-//! assert_eq!(summary, r##"{"protocol":"graph","notifications":[{"changeType":"created","resourceUrl":"/communications/calls/8e8d","resourceType":"#microsoft.graph.call","state":"incoming","callId":"8e8d"}]}"##);
+//! let notifications = negotiation.graph().expect("a Graph body");
+//! assert_eq!(notifications.value[0].call_id(), Some("8e8d"));
 //!
 //! let negotiation = negotiate(br#"{"value":{}}"#, LegacyPolicy::default());
 //! assert_eq!(negotiation.action(), Action::Reject);
@@ -45,7 +45,6 @@
 #![warn(missing_docs)]
 
 pub mod headers;
-mod summary;
 mod verdict;
 
 use callhook_model::graph::EnvelopeError;
@@ -53,7 +52,6 @@ use callhook_model::{CommsNotifications, LegacyNotification};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use summary::{Summary, SummaryEntry};
 pub use verdict::{Decision, Verdict, decide, verdict};
 
 /// What to answer to a body in the legacy Skype calling format.
@@ -260,15 +258,6 @@ impl Negotiation {
         match self {
             Self::Invalid(reason) => Some(reason),
             _ => None,
-        }
-    }
-
-    /// The summary printed by `callhook classify`; `None` for an invalid body.
-    pub fn summary(&self) -> Option<Summary> {
-        match self {
-            Self::Graph(notifications) => Some(Summary::of_graph(notifications)),
-            Self::Legacy { notification, .. } => Some(Summary::of_legacy(notification)),
-            Self::Invalid(_) => None,
         }
     }
 }

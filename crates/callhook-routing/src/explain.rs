@@ -24,7 +24,7 @@ pub struct Explanation<'policy> {
 /// The rule that decided, with the conditions it checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MatchedRule<'policy> {
-    /// The rule's index in `routing.rules`.
+    /// The rule's index in `rules`.
     pub index: usize,
     /// The region the rule names, as configured.
     pub region: &'policy str,
@@ -121,7 +121,7 @@ impl fmt::Display for Explanation<'_> {
 
 impl fmt::Display for MatchedRule<'_> {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(formatter, "routing.rules[{}] matched (", self.index)?;
+        write!(formatter, "rules[{}] matched (", self.index)?;
         for (position, condition) in self.conditions.iter().enumerate() {
             if position > 0 {
                 formatter.write_str(", ")?;

@@ -79,13 +79,13 @@ mod url_rules;
 pub use config::{PartitionConfig, RoutingConfig, RuleConfig};
 pub use explain::{ConditionMatch, Explanation, MatchedRule};
 pub use partition::{
-    DEFAULT_WEBHOOK_PATH, PARTITION_ID_MAX_CHARS, Partition, PartitionDecision, PartitionError,
-    PartitionIdProblem, URL_TEMPLATE_ID_PLACEHOLDER, UrlTemplateProblem, WebhookPathProblem,
-    build_callback_uri, parse_callback_uri, validate_partition_id,
+    DEFAULT_WEBHOOK_PATH, PARTITION_ID_MAX_CHARS, Partition, PartitionDecision, PartitionEntry,
+    PartitionError, PartitionIdProblem, URL_TEMPLATE_ID_PLACEHOLDER, UrlTemplateProblem,
+    WebhookPathProblem, build_callback_uri, parse_callback_uri, validate_partition_id,
 };
 pub use region::{
-    Condition, ConditionProblem, Decision, HOP_MARKER_PARAM, HandleHereReason, PolicyError,
-    REGION_NAME_MAX_CHARS, Redirect, RegionPolicy, RoutingInput, TENANT_ID_MAX_BYTES,
+    Condition, ConditionProblem, ConfigEntry, Decision, HOP_MARKER_PARAM, HandleHereReason,
+    PolicyError, REGION_NAME_MAX_CHARS, Redirect, RegionPolicy, RoutingInput, TENANT_ID_MAX_BYTES,
     hop_marker_value, is_hop_marked,
 };
 pub use url_rules::UrlRejection;

@@ -133,43 +133,82 @@ impl fmt::Display for UrlTemplateProblem {
     }
 }
 
-/// A `[partition]` configuration that cannot be used. Every message starts with the configuration
-/// path of the offending entry.
+/// A [`PartitionConfig`] (or webhook path) that cannot be used. [`PartitionError::entry`] says
+/// which entry; the message says what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PartitionError {
-    /// `partition.id` is not a valid partition id.
-    #[error("partition.id: `{id}` {problem}")]
+    /// `id` is not a valid partition id.
+    #[error("`{id}` {problem}")]
     InvalidId {
         /// The configured id.
         id: String,
         /// What is wrong with it.
         problem: PartitionIdProblem,
     },
-    /// `partition.public_url` breaks the https-or-loopback rule, or has a query or fragment.
-    #[error("partition.public_url: `{url}`: {problem}")]
+    /// `public_url` breaks the https-or-loopback rule, or has a query or fragment.
+    #[error("`{url}`: {problem}")]
     PublicUrl {
         /// The configured URL.
         url: String,
         /// What is wrong with it.
         problem: UrlRejection,
     },
-    /// `server.webhook_path` cannot be part of a `callbackUri`.
-    #[error("server.webhook_path: `{path}` {problem}")]
+    /// The webhook path cannot be part of a `callbackUri`.
+    #[error("`{path}` {problem}")]
     InvalidWebhookPath {
         /// The configured path.
         path: String,
         /// What is wrong with it.
         problem: WebhookPathProblem,
     },
-    /// `partition.url_template` is unusable.
-    #[error("partition.url_template: `{template}` {problem}")]
+    /// `url_template` is unusable.
+    #[error("`{template}` {problem}")]
     UrlTemplate {
         /// The configured template.
         template: String,
         /// What is wrong with it.
         problem: UrlTemplateProblem,
     },
+}
+
+/// The entry a [`PartitionError`] is about. Its `Display` is the field's name in
+/// [`PartitionConfig`], or `webhook_path` for the path given to [`Partition::build`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PartitionEntry {
+    /// [`PartitionConfig::id`].
+    Id,
+    /// [`PartitionConfig::public_url`].
+    PublicUrl,
+    /// [`PartitionConfig::url_template`].
+    UrlTemplate,
+    /// The webhook path given to [`Partition::build`].
+    WebhookPath,
+}
+
+impl fmt::Display for PartitionEntry {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(match self {
+            PartitionEntry::Id => "id",
+            PartitionEntry::PublicUrl => "public_url",
+            PartitionEntry::UrlTemplate => "url_template",
+            PartitionEntry::WebhookPath => "webhook_path",
+        })
+    }
+}
+
+impl PartitionError {
+    /// The entry that is wrong.
+    #[must_use]
+    pub fn entry(&self) -> PartitionEntry {
+        match self {
+            PartitionError::InvalidId { .. } => PartitionEntry::Id,
+            PartitionError::PublicUrl { .. } => PartitionEntry::PublicUrl,
+            PartitionError::InvalidWebhookPath { .. } => PartitionEntry::WebhookPath,
+            PartitionError::UrlTemplate { .. } => PartitionEntry::UrlTemplate,
+        }
+    }
 }
 
 impl Partition {

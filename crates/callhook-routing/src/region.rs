@@ -77,12 +77,12 @@ impl<'policy> Decision<'policy> {
 /// A redirect to another deployment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Redirect<'policy> {
-    /// The target region, as written in `routing.deployments`.
+    /// The target region, as written in `deployments`.
     pub region: &'policy str,
     /// The value of the `Location` header: the configured deployment URL plus the hop marker. Built
     /// from configuration only, when the policy was built.
     pub location: &'policy str,
-    /// The index of the rule that matched, in `routing.rules`.
+    /// The index of the rule that matched, in `rules`.
     pub rule_index: usize,
 }
 
@@ -179,25 +179,23 @@ impl fmt::Display for ConditionProblem {
     }
 }
 
-/// A `[routing]` configuration that cannot be used. Every message starts with the configuration path
-/// of the offending entry.
+/// A [`RoutingConfig`] that cannot be used. [`PolicyError::entry`] says which entry; the message
+/// says what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PolicyError {
     /// A region name is empty, too long or uses characters outside `A-Z a-z 0-9 - _`.
     #[error(
-        "{path}: `{name}` is not a region name (1 to {REGION_NAME_MAX_CHARS} characters from A-Z, a-z, 0-9, `-`, `_`)"
+        "`{name}` is not a region name (1 to {REGION_NAME_MAX_CHARS} characters from A-Z, a-z, 0-9, `-`, `_`)"
     )]
     InvalidRegionName {
-        /// The configuration path, e.g. `routing.region`.
-        path: String,
+        /// The deployment whose key is the name, or `None` for this deployment's own region.
+        deployment: Option<String>,
         /// The offending name.
         name: String,
     },
     /// Two deployments name the same region (names compare case-insensitively).
-    #[error(
-        "routing.deployments.{second}: same region as `{first}` (region names compare case-insensitively)"
-    )]
+    #[error("same region as `{first}` (region names compare case-insensitively)")]
     DuplicateRegion {
         /// The first spelling, in key order.
         first: String,
@@ -205,7 +203,7 @@ pub enum PolicyError {
         second: String,
     },
     /// A deployment URL breaks the https-or-loopback rule.
-    #[error("routing.deployments.{region}: `{url}`: {problem}")]
+    #[error("`{url}`: {problem}")]
     DeploymentUrl {
         /// The region whose URL is wrong.
         region: String,
@@ -214,10 +212,10 @@ pub enum PolicyError {
         /// What is wrong with it.
         problem: UrlRejection,
     },
-    /// A rule names a region that is neither this deployment's nor in `routing.deployments`.
-    #[error("routing.rules[{rule_index}].region: unknown region `{region}`; known: {known}")]
+    /// A rule names a region that is neither this deployment's nor in `deployments`.
+    #[error("unknown region `{region}`; known: {known}")]
     UnknownRuleRegion {
-        /// The index of the rule in `routing.rules`.
+        /// The index of the rule in `rules`.
         rule_index: usize,
         /// The unknown region.
         region: String,
@@ -227,16 +225,16 @@ pub enum PolicyError {
     /// A rule has no condition at all, so it would match everything; say so with an explicit
     /// condition instead.
     #[error(
-        "routing.rules[{rule_index}]: the rule has no condition; give at least one of tenant, caller_region, source_region, phone_prefix, target_id"
+        "the rule has no condition; give at least one of tenant, caller_region, source_region, phone_prefix, target_id"
     )]
     RuleWithoutCondition {
-        /// The index of the rule in `routing.rules`.
+        /// The index of the rule in `rules`.
         rule_index: usize,
     },
     /// A rule condition's value cannot match anything sensible.
-    #[error("routing.rules[{rule_index}].{condition}: `{value}` {problem}")]
+    #[error("`{value}` {problem}")]
     InvalidCondition {
-        /// The index of the rule in `routing.rules`.
+        /// The index of the rule in `rules`.
         rule_index: usize,
         /// Which condition.
         condition: Condition,
@@ -245,6 +243,67 @@ pub enum PolicyError {
         /// What is wrong with it.
         problem: ConditionProblem,
     },
+}
+
+/// The entry of a [`RoutingConfig`] that a [`PolicyError`] is about. Its `Display` is the entry's
+/// path in the [`RoutingConfig`] (`region`, `deployments.amer`, `rules[2].tenant`); a program
+/// that reads the configuration from a file puts its own section in front.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigEntry<'a> {
+    /// `region`: this deployment's region.
+    Region,
+    /// The entry of `deployments` for this region.
+    Deployment(&'a str),
+    /// The rule at this index of `rules`.
+    Rule(usize),
+    /// The `region` of the rule at this index.
+    RuleRegion(usize),
+    /// A condition of the rule at this index.
+    RuleCondition(usize, Condition),
+}
+
+impl fmt::Display for ConfigEntry<'_> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigEntry::Region => formatter.write_str("region"),
+            ConfigEntry::Deployment(region) => write!(formatter, "deployments.{region}"),
+            ConfigEntry::Rule(index) => write!(formatter, "rules[{index}]"),
+            ConfigEntry::RuleRegion(index) => write!(formatter, "rules[{index}].region"),
+            ConfigEntry::RuleCondition(index, condition) => {
+                write!(formatter, "rules[{index}].{condition}")
+            }
+        }
+    }
+}
+
+impl PolicyError {
+    /// The entry of the configuration that is wrong.
+    #[must_use]
+    pub fn entry(&self) -> ConfigEntry<'_> {
+        match self {
+            PolicyError::InvalidRegionName {
+                deployment: None, ..
+            } => ConfigEntry::Region,
+            PolicyError::InvalidRegionName {
+                deployment: Some(region),
+                ..
+            }
+            | PolicyError::DeploymentUrl { region, .. }
+            | PolicyError::DuplicateRegion { second: region, .. } => {
+                ConfigEntry::Deployment(region)
+            }
+            PolicyError::UnknownRuleRegion { rule_index, .. } => {
+                ConfigEntry::RuleRegion(*rule_index)
+            }
+            PolicyError::RuleWithoutCondition { rule_index } => ConfigEntry::Rule(*rule_index),
+            PolicyError::InvalidCondition {
+                rule_index,
+                condition,
+                ..
+            } => ConfigEntry::RuleCondition(*rule_index, *condition),
+        }
+    }
 }
 
 /// A validated `[routing]` configuration, ready to decide.
@@ -289,12 +348,12 @@ impl RegionPolicy {
     /// deployment URL that is not https (http only on loopback), a rule naming an unknown region, a
     /// rule without conditions or with an unusable condition value.
     pub fn build(config: &RoutingConfig) -> Result<Self, PolicyError> {
-        check_region_name("routing.region", &config.region)?;
+        check_region_name(None, &config.region)?;
         let own_region_key = config.region.to_ascii_lowercase();
 
         let mut deployments: BTreeMap<String, (String, String)> = BTreeMap::new();
         for (region, raw_url) in &config.deployments {
-            check_region_name(&format!("routing.deployments.{region}"), region)?;
+            check_region_name(Some(region), region)?;
             let key = region.to_ascii_lowercase();
             if let Some((first, _)) = deployments.get(&key) {
                 return Err(PolicyError::DuplicateRegion {
@@ -621,12 +680,12 @@ fn phone_number_starts_with(prefix_digits: &str, number: &str) -> bool {
         .all(|wanted| number_characters.next() == Some(wanted))
 }
 
-fn check_region_name(path: &str, name: &str) -> Result<(), PolicyError> {
+fn check_region_name(deployment: Option<&str>, name: &str) -> Result<(), PolicyError> {
     if is_valid_region_name(name) {
         Ok(())
     } else {
         Err(PolicyError::InvalidRegionName {
-            path: path.to_owned(),
+            deployment: deployment.map(str::to_owned),
             name: name.to_owned(),
         })
     }

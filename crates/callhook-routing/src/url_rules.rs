@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-use url::{Host, Url};
+use callhook_http::UrlProblem;
+use url::Url;
 
 /// Why a configured URL was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,15 +48,14 @@ impl fmt::Display for UrlRejection {
     }
 }
 
-/// Parses `raw` and checks it against the https-or-loopback rule.
+/// Parses `raw` and checks it against the https-or-loopback rule of every URL callhook hands out
+/// (written once, in `callhook-http`), then against what a webhook URL must not carry.
 pub(crate) fn parse_webhook_url(raw: &str, allow_query: bool) -> Result<Url, UrlRejection> {
-    let url = Url::parse(raw).map_err(UrlRejection::Unparseable)?;
-    let host = url.host().ok_or(UrlRejection::NoHost)?;
-    match url.scheme() {
-        "https" => {}
-        "http" if is_loopback(&host) => {}
-        _ => return Err(UrlRejection::NotHttps),
-    }
+    let url = callhook_http::parse_https_or_loopback(raw).map_err(|problem| match problem {
+        UrlProblem::Unparseable(error) => UrlRejection::Unparseable(error),
+        UrlProblem::NoHost => UrlRejection::NoHost,
+        _ => UrlRejection::NotHttps,
+    })?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err(UrlRejection::HasCredentials);
     }
@@ -71,14 +71,4 @@ pub(crate) fn parse_webhook_url(raw: &str, allow_query: bool) -> Result<Url, Url
         }
     }
     Ok(url)
-}
-
-/// Loopback means 127.0.0.0/8, `::1` or the name `localhost`: the only places where plain http
-/// cannot be read or altered by anyone else on the network.
-fn is_loopback(host: &Host<&str>) -> bool {
-    match host {
-        Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
-        Host::Ipv4(address) => address.is_loopback(),
-        Host::Ipv6(address) => address.is_loopback(),
-    }
 }

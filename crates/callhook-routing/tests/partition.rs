@@ -112,10 +112,14 @@ fn invalid_configurations_are_refused_with_the_offending_setting() {
     for case in &cases.build_errors {
         match Partition::build(&case.config, &case.webhook_path) {
             Ok(partition) => failures.push(format!("{}: accepted as {partition:?}", case.name)),
-            Err(error) if error.to_string() != case.error => failures.push(format!(
-                "{}:\n  expected {}\n  actual   {error}",
-                case.name, case.error
-            )),
+            Err(error) if format!("{}: {error}", error.entry()) != case.error => {
+                failures.push(format!(
+                    "{}:\n  expected {}\n  actual   {}: {error}",
+                    case.name,
+                    case.error,
+                    error.entry()
+                ));
+            }
             Err(_) => {}
         }
     }

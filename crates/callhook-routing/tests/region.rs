@@ -137,10 +137,14 @@ fn invalid_configurations_are_refused_with_the_offending_entry() {
     for case in &cases {
         match RegionPolicy::build(&case.config) {
             Ok(_) => failures.push(format!("{}: accepted", case.name)),
-            Err(error) if error.to_string() != case.error => failures.push(format!(
-                "{}:\n  expected {}\n  actual   {error}",
-                case.name, case.error
-            )),
+            Err(error) if format!("{}: {error}", error.entry()) != case.error => {
+                failures.push(format!(
+                    "{}:\n  expected {}\n  actual   {}: {error}",
+                    case.name,
+                    case.error,
+                    error.entry()
+                ));
+            }
             Err(_) => {}
         }
     }

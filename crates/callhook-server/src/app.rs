@@ -56,37 +56,35 @@ pub struct AppState {
 /// The settings a configuration reload replaces.
 #[derive(Debug)]
 struct Live {
+    /// A checked configuration, with the routing policy and the partition it built.
     config: Config,
     authenticator: Arc<Authenticator>,
-    region_policy: Option<RegionPolicy>,
-    partition: Option<Partition>,
     sink: Sink,
 }
 
 impl Live {
     fn build(config: Config, authenticator: Arc<Authenticator>) -> Result<Self, StateError> {
-        let region_policy = config
-            .routing
-            .as_ref()
-            .map(RegionPolicy::build)
-            .transpose()?;
-        let partition = config
-            .partition
-            .as_ref()
-            .map(|partition| Partition::build(partition, &config.server.webhook_path))
-            .transpose()?;
+        if !config.is_checked() {
+            return Err(StateError::Unchecked);
+        }
         Ok(Self {
             sink: Sink::from_config(&config.sink)?,
             authenticator,
-            region_policy,
-            partition,
             config,
         })
     }
 
+    fn region_policy(&self) -> Option<&RegionPolicy> {
+        self.config.region_policy()
+    }
+
+    fn partition(&self) -> Option<&Partition> {
+        self.config.partition_identity()
+    }
+
     /// This instance's callbackUri, when a partition is configured.
     fn callback_uri(&self) -> Option<&str> {
-        self.partition.as_ref().map(Partition::callback_uri)
+        self.partition().map(Partition::callback_uri)
     }
 }
 
@@ -126,18 +124,21 @@ impl Drop for InFlightGuard<'_> {
 /// The state could not be built from a configuration that passed validation.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    /// The routing policy was refused.
-    #[error(transparent)]
-    Routing(#[from] callhook_routing::PolicyError),
-    /// The partition was refused.
-    #[error(transparent)]
-    Partition(#[from] callhook_routing::PartitionError),
+    /// The configuration was not made by [`Config::load`] or [`Config::from_toml_str`], which
+    /// check it and build its routing policy and partition.
+    #[error(
+        "the configuration was not checked: make it with Config::load or Config::from_toml_str"
+    )]
+    Unchecked,
     /// The sink could not be built.
     #[error(transparent)]
     Sink(#[from] SinkBuildError),
     /// The de-duplication store could not be built.
     #[error("server.dedup_*: {0}")]
     Dedup(#[from] crate::dedup::DedupError),
+    /// The verification settings of `[auth]` were refused.
+    #[error(transparent)]
+    Auth(#[from] crate::config::AuthSectionError),
 }
 
 impl AppState {
@@ -171,7 +172,11 @@ impl AppState {
             needs_restart: restart_only_changes(&current.config, &config),
         };
         let authenticator = if auth_verification_changed(&current.config, &config) {
-            Arc::new(self.keys.reconfigured(config.auth.clone()))
+            Arc::new(
+                self.keys
+                    .reconfigured(config.auth.builder())
+                    .map_err(crate::config::AuthSectionError)?,
+            )
         } else {
             Arc::clone(&current.authenticator)
         };
@@ -579,7 +584,7 @@ async fn handle(
 
     // 4. Partition named in the path.
     if let Some(segment) = request.match_info().get("partition") {
-        match &live.partition {
+        match live.partition() {
             Some(partition) => match partition.decide_path_segment(segment) {
                 PartitionDecision::Own => {}
                 PartitionDecision::Redirect { location } => {
@@ -601,7 +606,7 @@ async fn handle(
     }
 
     // 5. Region affinity, for a new incoming call only, from the facts of the decision.
-    if let (Some(policy), BodyDecision::Graph(facts)) = (&live.region_policy, &decision) {
+    if let (Some(policy), BodyDecision::Graph(facts)) = (live.region_policy(), &decision) {
         if let Some(location) = region_redirect(policy, request, &claims, facts) {
             return Ok(Accepted::Redirect(location));
         }

@@ -1,18 +1,21 @@
 //! The server's configuration: a TOML file layered under `CALLHOOK_<SECTION>__<KEY>` environment
 //! variables (figment), checked in full before the server starts.
 //!
-//! The sections embed the library crates' own configuration types (`[auth]` is
-//! [`callhook_auth::AuthConfig`], `[routing]` is [`callhook_routing::RoutingConfig`], ...), so a key
-//! documented by a crate is the key the server reads. Every struct denies unknown fields: a typo is a
-//! startup error naming the key, never a silently ignored setting.
+//! The file format is the server's: `[auth]` is [`AuthSection`], whose keys (`leeway_secs`, ...)
+//! become the typed settings of [`callhook_auth::AuthenticatorBuilder`]; `[routing]` and
+//! `[partition]` are the routing crate's plain settings types. Every struct denies unknown fields:
+//! a typo is a startup error naming the key, never a silently ignored setting, and every error
+//! names the key with its path in the file.
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use callhook_auth::AuthConfig;
+use std::time::Duration;
+
+use callhook_auth::{Authenticator, AuthenticatorBuilder, Setting};
 use callhook_protocol::LegacyPolicy;
-use callhook_routing::{PartitionConfig, RoutingConfig};
+use callhook_routing::{Partition, PartitionConfig, PartitionEntry, RegionPolicy, RoutingConfig};
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use serde::Deserialize;
@@ -20,7 +23,9 @@ use serde::Deserialize;
 /// The prefix of environment variables that override the file.
 pub const ENV_PREFIX: &str = "CALLHOOK_";
 
-/// The whole configuration of `callhook serve`.
+/// The whole configuration of `callhook serve`, as [`Config::load`] and [`Config::from_toml_str`]
+/// make it: read, checked in full, and with the parts that a check has to build (the routing
+/// policy, the partition) kept for the server, so that nothing is built twice.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -28,7 +33,7 @@ pub struct Config {
     #[serde(default)]
     pub server: ServerConfig,
     /// `[auth]`: token verification and the key source.
-    pub auth: AuthConfig,
+    pub auth: AuthSection,
     /// `[protocol]`: what to do with legacy Skype-format bodies.
     #[serde(default)]
     pub protocol: ProtocolConfig,
@@ -41,6 +46,17 @@ pub struct Config {
     /// `[sink]`: where verified notifications go.
     #[serde(default)]
     pub sink: SinkConfig,
+    /// What checking `[routing]` and `[partition]` built.
+    #[serde(skip)]
+    built: Built,
+}
+
+/// The parts of a configuration that checking it builds.
+#[derive(Debug, Clone, Default)]
+struct Built {
+    checked: bool,
+    region_policy: Option<RegionPolicy>,
+    partition: Option<Partition>,
 }
 
 /// `[server]`.
@@ -91,6 +107,150 @@ impl Default for ServerConfig {
             dedup_capacity: 1_000_000,
             dedup_window_secs: 600,
         }
+    }
+}
+
+/// `[auth]`: the settings of the authenticator, in the file's units (`_secs`, `_ms`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSection {
+    /// The bot's app id: the expected `aud`. Required.
+    pub app_id: String,
+    /// Where the signing keys are published (an OIDC configuration whose `jwks_uri` is followed).
+    #[serde(default = "default_openid_configuration")]
+    pub openid_configuration: String,
+    /// Accepted issuers, exact match.
+    #[serde(default = "default_issuers")]
+    pub issuers: Vec<String>,
+    /// Allow-list of tenants (`tid`); empty means any tenant.
+    #[serde(default)]
+    pub tenants: Vec<String>,
+    /// Clock skew allowed on `exp` and `nbf`, in seconds.
+    #[serde(default = "default_leeway_secs")]
+    pub leeway_secs: u64,
+    /// At most one key refresh per this many seconds is triggered by unknown `kid`s.
+    #[serde(default = "default_refresh_cooldown_secs")]
+    pub refresh_cooldown_secs: u64,
+    /// Seconds between periodic refreshes (up to 5% jitter is added).
+    #[serde(default = "default_refresh_interval_secs")]
+    pub refresh_interval_secs: u64,
+    /// Timeout of each HTTP request for keys, in milliseconds.
+    #[serde(default = "default_fetch_timeout_ms")]
+    pub fetch_timeout_ms: u64,
+    /// How many verified tokens are remembered (the platform reuses a token for its lifetime).
+    #[serde(default = "default_cache_capacity")]
+    pub cache_capacity: u64,
+    /// First delay before retrying a failed key fetch, in milliseconds (doubles up to the maximum).
+    #[serde(default = "default_retry_initial_ms")]
+    pub retry_initial_ms: u64,
+    /// Longest delay between retries of failed key fetches, in milliseconds.
+    #[serde(default = "default_retry_max_ms")]
+    pub retry_max_ms: u64,
+}
+
+/// The library's defaults, written in the file's units.
+fn library_defaults() -> callhook_auth::AuthConfig {
+    callhook_auth::AuthConfig::new("")
+}
+fn default_openid_configuration() -> String {
+    library_defaults().openid_configuration
+}
+fn default_issuers() -> Vec<String> {
+    library_defaults().issuers
+}
+fn default_leeway_secs() -> u64 {
+    library_defaults().leeway.as_secs()
+}
+fn default_refresh_cooldown_secs() -> u64 {
+    library_defaults().refresh.unknown_kid_cooldown.as_secs()
+}
+fn default_refresh_interval_secs() -> u64 {
+    library_defaults().refresh.interval.as_secs()
+}
+fn default_fetch_timeout_ms() -> u64 {
+    whole_millis(library_defaults().fetch_timeout)
+}
+fn default_cache_capacity() -> u64 {
+    library_defaults().cache_capacity
+}
+fn default_retry_initial_ms() -> u64 {
+    whole_millis(library_defaults().refresh.retry_initial)
+}
+fn default_retry_max_ms() -> u64 {
+    whole_millis(library_defaults().refresh.retry_max)
+}
+fn whole_millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl AuthSection {
+    /// The section with every default and this app id.
+    pub fn new(app_id: &str) -> AuthSection {
+        AuthSection {
+            app_id: app_id.to_owned(),
+            openid_configuration: default_openid_configuration(),
+            issuers: default_issuers(),
+            tenants: Vec::new(),
+            leeway_secs: default_leeway_secs(),
+            refresh_cooldown_secs: default_refresh_cooldown_secs(),
+            refresh_interval_secs: default_refresh_interval_secs(),
+            fetch_timeout_ms: default_fetch_timeout_ms(),
+            cache_capacity: default_cache_capacity(),
+            retry_initial_ms: default_retry_initial_ms(),
+            retry_max_ms: default_retry_max_ms(),
+        }
+    }
+
+    /// The authenticator's builder with every setting of this section.
+    pub fn builder(&self) -> AuthenticatorBuilder {
+        Authenticator::builder(&self.app_id)
+            .openid_configuration(&self.openid_configuration)
+            .issuers(self.issuers.iter().cloned())
+            .tenants(self.tenants.iter().cloned())
+            .leeway(Duration::from_secs(self.leeway_secs))
+            .refresh(
+                Duration::from_secs(self.refresh_interval_secs),
+                Duration::from_secs(self.refresh_cooldown_secs),
+            )
+            .fetch_timeout(Duration::from_millis(self.fetch_timeout_ms))
+            .retry_backoff(
+                Duration::from_millis(self.retry_initial_ms),
+                Duration::from_millis(self.retry_max_ms),
+            )
+            .cache_capacity(self.cache_capacity)
+    }
+
+    /// The authenticator of this section, its key refresh started on the current tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// The problem, naming the key as the file spells it (`auth.leeway_secs: ...`).
+    pub fn build(&self) -> Result<Authenticator, AuthSectionError> {
+        self.builder().build().map_err(AuthSectionError)
+    }
+}
+
+/// A setting of `[auth]` that cannot work, displayed with the key's path in the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("auth.{}: {}", auth_key(.0.setting), .0.problem)]
+pub struct AuthSectionError(pub callhook_auth::ConfigError);
+
+/// The key of `[auth]` that holds an authenticator's setting.
+pub fn auth_key(setting: Setting) -> &'static str {
+    match setting {
+        Setting::AppId => "app_id",
+        Setting::OpenidConfiguration => "openid_configuration",
+        Setting::Issuers => "issuers",
+        Setting::Tenants => "tenants",
+        Setting::Leeway => "leeway_secs",
+        Setting::RefreshInterval => "refresh_interval_secs",
+        Setting::RefreshCooldown => "refresh_cooldown_secs",
+        Setting::FetchTimeout => "fetch_timeout_ms",
+        Setting::RetryInitial => "retry_initial_ms",
+        Setting::RetryMax => "retry_max_ms",
+        Setting::CacheCapacity => "cache_capacity",
+        // The runtime, and settings a later version of the library adds under its own name.
+        other => other.name(),
     }
 }
 
@@ -227,19 +387,40 @@ impl Config {
     }
 
     fn from_figment(figment: &Figment) -> Result<Self, ConfigError> {
-        let config: Config = figment.extract().map_err(|error| ConfigError {
+        let mut config: Config = figment.extract().map_err(|error| ConfigError {
             problems: error
                 .into_iter()
                 .map(|error| describe_figment_error(&error))
                 .collect(),
         })?;
-        config.validate()?;
+        config.check()?;
         Ok(config)
     }
 
-    /// Checks what serde cannot: values that parse but make no sense together.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    /// The routing policy of `[routing]`, built when the configuration was checked.
+    pub fn region_policy(&self) -> Option<&RegionPolicy> {
+        self.built.region_policy.as_ref()
+    }
+
+    /// This instance's partition of `[partition]`, built when the configuration was checked.
+    pub fn partition_identity(&self) -> Option<&Partition> {
+        self.built.partition.as_ref()
+    }
+
+    /// Whether this configuration was checked (made by [`Config::load`] or
+    /// [`Config::from_toml_str`]), rather than deserialized by other means.
+    pub fn is_checked(&self) -> bool {
+        self.built.checked
+    }
+
+    /// Checks what serde cannot (values that parse but make no sense together), and keeps the
+    /// parts built on the way.
+    fn check(&mut self) -> Result<(), ConfigError> {
         let mut problems = Vec::new();
+        let mut built = Built {
+            checked: true,
+            ..Built::default()
+        };
         let path = &self.server.webhook_path;
         if !path.starts_with('/') || path.len() < 2 || path.ends_with('/') || path.contains("//") {
             problems.push(format!(
@@ -276,18 +457,26 @@ impl Config {
             problems
                 .push("server.dedup_capacity: expected a positive number of ids, got 0".to_owned());
         }
-        if let Err(error) = self.auth.validate() {
-            problems.push(format!("auth.{}: {}", error.key, error.problem));
+        if let Err(error) = self.auth.builder().validate() {
+            problems.push(AuthSectionError(error).to_string());
         }
-        if let Some(routing) = &self.routing
-            && let Err(error) = callhook_routing::RegionPolicy::build(routing)
-        {
-            problems.push(error.to_string());
+        if let Some(routing) = &self.routing {
+            match RegionPolicy::build(routing) {
+                Ok(policy) => built.region_policy = Some(policy),
+                Err(error) => problems.push(format!("routing.{}: {error}", error.entry())),
+            }
         }
-        if let Some(partition) = &self.partition
-            && let Err(error) = callhook_routing::Partition::build(partition, path)
-        {
-            problems.push(error.to_string());
+        if let Some(partition) = &self.partition {
+            match Partition::build(partition, path) {
+                Ok(partition) => built.partition = Some(partition),
+                Err(error) => {
+                    let key = match error.entry() {
+                        PartitionEntry::WebhookPath => "server.webhook_path".to_owned(),
+                        entry => format!("partition.{entry}"),
+                    };
+                    problems.push(format!("{key}: {error}"));
+                }
+            }
         }
         if let SinkConfig::Forward(forward) = &self.sink {
             if !matches!(forward.url.scheme(), "http" | "https") {
@@ -306,12 +495,13 @@ impl Config {
             }
             if let Some(secret) = &forward.signing_secret
                 && let Err(error) =
-                    callhook_auth::webhook_signature::WebhookSigner::from_secret(secret.expose())
+                    crate::webhook_signature::WebhookSigner::from_secret(secret.expose())
             {
                 problems.push(format!("sink.signing_secret: {error}"));
             }
         }
         if problems.is_empty() {
+            self.built = built;
             Ok(())
         } else {
             Err(ConfigError { problems })

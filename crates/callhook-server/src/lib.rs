@@ -47,6 +47,7 @@ pub mod logging;
 pub mod metrics;
 pub mod server;
 pub mod sink;
+pub mod webhook_signature;
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

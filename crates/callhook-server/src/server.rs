@@ -15,7 +15,7 @@ use actix_server::Server;
 use actix_service::{ServiceFactoryExt as _, fn_service, map_config};
 use actix_web::dev::{AppConfig, Extensions};
 use actix_web::web;
-use callhook_auth::{Authenticator, AuthenticatorBuilder};
+use callhook_auth::Authenticator;
 
 use crate::app::{AppState, StateError, app};
 use crate::config::Config;
@@ -36,8 +36,8 @@ pub enum ServeError {
     #[error(transparent)]
     State(#[from] StateError),
     /// The authenticator could not be built from `[auth]`.
-    #[error("invalid [auth] configuration: {0}")]
-    Auth(callhook_auth::ConfigError),
+    #[error("invalid configuration: {0}")]
+    Auth(#[from] crate::config::AuthSectionError),
     /// The server failed while running.
     #[error("the server stopped with an error: {0}")]
     Io(#[from] std::io::Error),
@@ -59,11 +59,7 @@ pub fn bind(config: &Config) -> Result<TcpListener, ServeError> {
 ///
 /// Must run inside an actix (tokio) system, such as `#[actix_web::main]`.
 pub async fn serve(config: Config, listener: TcpListener) -> Result<(), ServeError> {
-    let authenticator = Arc::new(
-        AuthenticatorBuilder::from_config(config.auth.clone())
-            .build()
-            .map_err(ServeError::Auth)?,
-    );
+    let authenticator = Arc::new(config.auth.build()?);
     run(config, listener, authenticator, None).await
 }
 
@@ -78,11 +74,7 @@ pub async fn serve_reloadable(
     listener: TcpListener,
     config_file: PathBuf,
 ) -> Result<(), ServeError> {
-    let authenticator = Arc::new(
-        AuthenticatorBuilder::from_config(config.auth.clone())
-            .build()
-            .map_err(ServeError::Auth)?,
-    );
+    let authenticator = Arc::new(config.auth.build()?);
     run(config, listener, authenticator, Some(config_file)).await
 }
 

@@ -7,9 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use callhook_protocol::{Decision, Protocol, SummaryEntry};
+use callhook_protocol::{Decision, Protocol};
 
-use callhook_auth::webhook_signature::{WebhookSigner, headers as signature_headers};
+use crate::classify::SummaryEntry;
+
+use crate::webhook_signature::{WebhookSigner, headers as signature_headers};
 
 use crate::config::{ForwardConfig, SinkConfig};
 
@@ -239,7 +241,7 @@ pub struct ForwardSink {
 
 impl ForwardSink {
     fn new(config: &ForwardConfig) -> Result<Self, SinkBuildError> {
-        let client = callhook_auth::http_client_builder()
+        let client = callhook_http::client_builder()
             .map_err(|error| SinkBuildError(error.to_string()))?
             .timeout(Duration::from_millis(config.timeout_ms))
             .redirect(reqwest::redirect::Policy::none())

@@ -714,7 +714,7 @@ async fn the_log_sink_accepts_and_counts() {
 
 #[actix_web::test]
 async fn forwards_are_signed_in_the_standard_webhooks_format_when_a_secret_is_set() {
-    use callhook_auth::webhook_signature::WebhookSigner;
+    use callhook_server::webhook_signature::WebhookSigner;
 
     const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     let issuer = Issuer::start().await;

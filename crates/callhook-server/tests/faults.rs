@@ -534,7 +534,7 @@ async fn a_flapping_bot_under_concurrency_gets_202_only_for_what_it_took() {
     let token = issuer.token();
     // One client for all requests, with a timeout far above the bot's delay, so that only
     // callhook's own delivery timeout decides.
-    let client = callhook_auth::http_client_builder()
+    let client = callhook_http::client_builder()
         .unwrap()
         .timeout(Duration::from_secs(60))
         .build()

@@ -6,8 +6,6 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use callhook_auth::AuthenticatorBuilder;
-
 use super::issuer;
 use super::output::{Printer, say};
 use super::simulate::{Audience, ScenarioSet, Simulator, render};
@@ -162,7 +160,8 @@ async fn start_deployment(
     listener: TcpListener,
 ) -> Result<actix_web::dev::ServerHandle, DemoError> {
     let authenticator = Arc::new(
-        AuthenticatorBuilder::from_config(config.auth.clone())
+        config
+            .auth
             .build()
             .map_err(crate::server::ServeError::Auth)?,
     );

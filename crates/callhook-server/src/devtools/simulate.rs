@@ -381,7 +381,7 @@ pub struct SimulatorError(String);
 impl Simulator {
     /// A simulator posting to `target` (the webhook's URL) on behalf of `audience`.
     pub fn new(target: &str, audience: Audience) -> Result<Self, SimulatorError> {
-        let client = callhook_auth::http_client_builder()
+        let client = callhook_http::client_builder()
             .map_err(|error| SimulatorError(error.to_string()))?
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(15))

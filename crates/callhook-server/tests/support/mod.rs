@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use callhook_auth::testing::DevIssuer;
-use callhook_auth::{Authenticator, AuthenticatorBuilder, UnixTime};
+use callhook_auth::{Authenticator, UnixTime};
 use callhook_server::config::Config;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -138,11 +138,7 @@ pub async fn start(toml: &str, wait_ready: bool) -> Running {
     let config = Config::from_toml_str(toml).unwrap_or_else(|error| panic!("{error}"));
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
-    let authenticator = Arc::new(
-        AuthenticatorBuilder::from_config(config.auth.clone())
-            .build()
-            .unwrap(),
-    );
+    let authenticator = Arc::new(config.auth.build().unwrap());
     if wait_ready {
         assert!(
             authenticator
@@ -164,7 +160,7 @@ pub async fn start(toml: &str, wait_ready: bool) -> Running {
 
 /// A client that never follows redirects.
 pub fn client() -> reqwest::Client {
-    callhook_auth::http_client_builder()
+    callhook_http::client_builder()
         .unwrap()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(10))

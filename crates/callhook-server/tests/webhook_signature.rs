@@ -6,7 +6,7 @@
     reason = "helpers of tests: a panic is a failed test"
 )]
 
-use callhook_auth::webhook_signature::{SecretError, WebhookSigner};
+use callhook_server::webhook_signature::{SecretError, WebhookSigner};
 use serde_json::Value;
 
 fn vectors() -> Vec<Value> {
