@@ -3,8 +3,8 @@
 //! The platform reuses one token for every notification of its lifetime, so a token that comes
 //! back is worth a cache entry; a token seen once (the worst case: every request carries a new
 //! token) is not, and inserting it costs more than the rest of the request beside the RSA
-//! verification itself (`cargo xtask bench`, distinct tokens: the cache's bookkeeping and growth
-//! made the server 25% slower than one that never caches). This is the "doorkeeper" of TinyLFU:
+//! verification itself (the cache's bookkeeping and growth; measured in docs/performance.md).
+//! This is the "doorkeeper" of TinyLFU:
 //! a small table of fingerprints of tokens verified once and not cached yet.
 //!
 //! A fingerprint only decides whether an already verified token is cached; it is never used to

@@ -58,8 +58,8 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> UnixTime {
-        // A clock set before 1970 is a broken host; treating it as the epoch makes every token
-        // look "not yet valid" or valid far too long only if nbf/exp were absurd, and never panics.
+        // A host clock set before 1970 is broken; it is read as the epoch rather than panicking.
+        // The platform's tokens carry `nbf`, so on such a host they are refused as not yet valid.
         let seconds = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|elapsed| elapsed.as_secs())

@@ -469,9 +469,9 @@ async fn webhook(
     let started = Instant::now();
     let request_id = state.next_request_id.fetch_add(1, Ordering::Relaxed);
     let message_id = header_str(&request, &MESSAGE_ID);
-    // The span is at debug level: at `info` it cost about 1.5 µs a request (`cargo xtask bench`'s
-    // platform row), so the lines a request writes at `info` and above name its message id
-    // themselves.
+    // The span is at debug level, because entering it at `info` is a measurable share of a
+    // request (docs/performance.md); the lines a request writes at `info` and above name its
+    // message id themselves.
     let span = tracing::debug_span!("request", id = request_id, message_id);
     let live = state.live.load_full();
     let result = tracing::Instrument::instrument(
@@ -666,9 +666,9 @@ async fn authenticate(
         tracing::info!(message_id, reason = "missing_token", "token refused");
         return Err(Refusal::Unauthenticated);
     };
-    // `HeaderValue::to_str` tests the value byte by byte, some 6,000 instructions for a platform
-    // token on every request (`cargo xtask bench`); `is_ascii` checks a word at a time and
-    // refuses the same values, since the HTTP parser lets no control character but tab through.
+    // `HeaderValue::to_str` tests the value byte by byte, on every request and for a token of
+    // hundreds of bytes (docs/performance.md); `is_ascii` checks a word at a time and refuses the
+    // same values, since the HTTP parser lets no control character but tab through.
     let bytes = authorization.as_bytes();
     let Some(authorization) = bytes
         .is_ascii()

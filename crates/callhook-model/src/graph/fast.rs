@@ -21,7 +21,7 @@ use crate::wire::Key;
 /// Reads an envelope, or `None` when the body needs the tolerant path.
 pub(super) fn read_envelope(body: &[u8]) -> Option<CommsNotifications> {
     // One UTF-8 check of the whole body (word at a time over ASCII) instead of one per string,
-    // which is what reading from bytes costs: a third of the parse (callgrind, `cargo xtask bench`).
+    // which is what reading from bytes does, at a large share of the parse (docs/performance.md).
     let text = std::str::from_utf8(body).ok()?;
     serde_json::from_str::<FastEnvelope>(text)
         .ok()
