@@ -57,7 +57,15 @@ pub(crate) fn run() -> Result<()> {
         "doc tests",
         cargo(&["test", "--workspace", "--locked", "--doc"]),
     )?;
-    let mut doc = cargo(&["doc", "--workspace", "--no-deps", "--locked"]);
+    crate::outside::run()?;
+    // Every feature, as docs.rs builds them: the auth crate's framework integrations are features.
+    let mut doc = cargo(&[
+        "doc",
+        "--workspace",
+        "--no-deps",
+        "--locked",
+        "--all-features",
+    ]);
     doc.env("RUSTDOCFLAGS", "-D warnings");
     run_step("docs", doc)?;
     if !has_program("cargo-deny", &["--version"]) {

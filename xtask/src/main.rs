@@ -10,6 +10,7 @@
 mod bench;
 mod ci;
 mod fuzz;
+mod outside;
 mod util;
 
 use anyhow::Result;
@@ -33,6 +34,8 @@ enum Task {
         #[arg(long)]
         quick: bool,
     },
+    /// Compiles callhook-auth's framework integrations in apps outside the workspace (a step of `ci`).
+    Outside,
     /// Runs every fuzz target (cargo-fuzz, in `fuzz/`).
     Fuzz {
         /// Seconds per target.
@@ -46,6 +49,7 @@ fn main() -> std::process::ExitCode {
     let result: Result<()> = match cli.task {
         Task::Ci => ci::run(),
         Task::Bench { quick } => bench::run(quick),
+        Task::Outside => outside::run(),
         Task::Fuzz { time } => fuzz::run(time),
     };
     match result {

@@ -6,6 +6,8 @@
 //!   request, with the same checks as callhook (RS256 only, `kid` looked up in a JWKS loaded at
 //!   start, `exp`/`nbf` with 300 s leeway, `aud`, `iss`, a non-empty `tid`), parses the JSON body
 //!   and answers 202: the best peer a bot developer would write by hand.
+//! - `axum-layer` and `axum-by-hand`: minimal axum webhooks authenticating with `callhook-auth`'s
+//!   `tower::AuthLayer`, or by calling the authenticator in the handler: what the layer costs.
 //! - `mint`: signs the benchmark's tokens with the committed development key
 //!   ([`callhook_auth::testing::DevIssuer`]) and writes them, with the JWKS, to a directory.
 //!
@@ -17,6 +19,7 @@
     reason = "a command-line tool driven by the xtask, which reads its output"
 )]
 
+mod axum_apps;
 mod jwt;
 mod mint;
 
@@ -34,6 +37,20 @@ struct Cli {
     command: Command,
 }
 
+/// The settings of a server that verifies tokens.
+#[derive(Debug, clap::Args)]
+struct Verifying {
+    /// The socket address to listen on.
+    #[arg(long)]
+    listen: SocketAddr,
+    /// The JWKS document whose keys are accepted, read once at start.
+    #[arg(long)]
+    jwks: PathBuf,
+    /// The expected `aud`.
+    #[arg(long)]
+    app_id: String,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// An actix-web server answering 202 to every POST after reading its body.
@@ -43,17 +60,11 @@ enum Command {
         listen: SocketAddr,
     },
     /// An actix-web server verifying every request's token with jsonwebtoken 9.
-    Jwt {
-        /// The socket address to listen on.
-        #[arg(long)]
-        listen: SocketAddr,
-        /// The JWKS document whose keys are accepted, read once at start.
-        #[arg(long)]
-        jwks: PathBuf,
-        /// The expected `aud`.
-        #[arg(long)]
-        app_id: String,
-    },
+    Jwt(Verifying),
+    /// An axum app behind callhook-auth's `AuthLayer`.
+    AxumLayer(Verifying),
+    /// The same axum app, its handler authenticating by hand.
+    AxumByHand(Verifying),
     /// Mints the benchmark's tokens into a directory.
     Mint(mint::MintArgs),
 }
@@ -63,11 +74,11 @@ fn main() -> anyhow::Result<()> {
         Command::Noop { listen } => serve(listen, |service| {
             service.default_service(web::post().to(noop));
         }),
-        Command::Jwt {
+        Command::Jwt(Verifying {
             listen,
             jwks,
             app_id,
-        } => {
+        }) => {
             let state = web::Data::new(jwt::JwtState::load(&jwks, &app_id)?);
             serve(listen, move |service| {
                 service
@@ -75,6 +86,18 @@ fn main() -> anyhow::Result<()> {
                     .default_service(web::post().to(jwt::webhook));
             })
         }
+        Command::AxumLayer(server) => axum_apps::serve(
+            axum_apps::Mode::Layer,
+            server.listen,
+            &server.jwks,
+            &server.app_id,
+        ),
+        Command::AxumByHand(server) => axum_apps::serve(
+            axum_apps::Mode::ByHand,
+            server.listen,
+            &server.jwks,
+            &server.app_id,
+        ),
         Command::Mint(arguments) => mint::run(&arguments),
     }
 }

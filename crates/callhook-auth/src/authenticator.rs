@@ -173,6 +173,25 @@ impl Authenticator {
         self.verify_token(token).await
     }
 
+    /// Authenticates the raw value of a request's `Authorization` header, as a framework hands it
+    /// over (`None` when the request has none): what `tower::AuthLayer` and `actix::Authenticate`
+    /// (features `tower` and `actix`) call.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejection::MissingAuthorization`] without a header, [`Rejection::MalformedAuthorization`]
+    /// for a value that is not ASCII, else as [`Authenticator::authenticate`].
+    pub async fn authenticate_header(
+        &self,
+        authorization_header_value: Option<&[u8]>,
+    ) -> Result<VerifiedClaims, AuthError> {
+        let value = authorization_header_value
+            .ok_or(AuthError::Rejected(Rejection::MissingAuthorization))?;
+        let text = crate::answer::header_text(value)
+            .ok_or(AuthError::Rejected(Rejection::MalformedAuthorization))?;
+        self.authenticate(text).await
+    }
+
     /// Verifies a bare token (no `Bearer `).
     ///
     /// A token seen before is answered from the cache, keyed by the whole token string (so any

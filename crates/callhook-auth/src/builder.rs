@@ -55,8 +55,9 @@ impl AuthenticatorBuilder {
 
     /// Where the signing keys are published: an OpenID configuration whose `jwks_uri` is
     /// followed. Default: the public cloud's ([`crate::OPENID_CONFIGURATION_PUBLIC`]).
-    pub fn openid_configuration(mut self, url: &str) -> AuthenticatorBuilder {
-        url.clone_into(&mut self.config.openid_configuration);
+    pub fn openid_configuration(mut self, url: impl AsRef<str>) -> AuthenticatorBuilder {
+        url.as_ref()
+            .clone_into(&mut self.config.openid_configuration);
         self
     }
 

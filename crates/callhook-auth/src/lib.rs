@@ -13,7 +13,16 @@
 //!
 //! Map [`AuthError::KeysUnavailable`] to 503 (keys never loaded) and every [`AuthError::Rejected`]
 //! to 401 with `WWW-Authenticate: Bearer`, without saying which check failed; log
-//! [`Rejection::reason`] instead. Tokens are never logged by this crate.
+//! [`Rejection::reason`] instead: [`AuthError::answer`] gives that answer for any framework.
+//! Tokens are never logged by this crate.
+//!
+//! Framework integrations, optional features that answer refusals themselves and hand handlers
+//! [`VerifiedClaims`] as an extractor:
+//!
+//! - `tower`: `tower::AuthLayer`, a `tower::Layer` over `http::Request<B>` (axum, hyper, tonic);
+//! - `axum`: `tower`, and `VerifiedClaims` as an axum extractor;
+//! - `actix`: `actix::Authenticate`, actix-web middleware for `App::wrap`, and `VerifiedClaims` as
+//!   an actix-web extractor.
 //!
 //! # Example
 //!
@@ -51,7 +60,10 @@
 //! ```
 #![warn(missing_docs)]
 
+#[cfg(feature = "actix")]
+pub mod actix;
 mod admission;
+pub mod answer;
 mod authenticator;
 mod builder;
 mod claims;
@@ -62,6 +74,8 @@ mod jwk;
 mod key_source;
 #[cfg(feature = "testing")]
 pub mod testing;
+#[cfg(feature = "tower")]
+pub mod tower;
 mod verify;
 
 pub use authenticator::{AuthError, Authenticator};

@@ -33,6 +33,9 @@ const EMBEDDED_KEY_PARAMETERS: [&str; 4] = ["jwk", "jku", "x5u", "x5c"];
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Rejection {
+    /// The request has no `Authorization` header.
+    #[error("no authorization header")]
+    MissingAuthorization,
     /// The `Authorization` value is not `Bearer <token>`.
     #[error("authorization value is not a bearer token")]
     MalformedAuthorization,
@@ -112,6 +115,7 @@ impl Rejection {
     #[must_use]
     pub fn reason(&self) -> &'static str {
         match self {
+            Rejection::MissingAuthorization => "missing_token",
             Rejection::MalformedAuthorization => "malformed_authorization",
             Rejection::TokenTooLarge => "token_too_large",
             Rejection::JsonSerialization => "json_serialization",

@@ -54,7 +54,7 @@ async fn key_fetches(server: &MockServer) -> usize {
 
 fn config_for(server: &MockServer) -> AuthenticatorBuilder {
     Authenticator::builder(APP_ID)
-        .openid_configuration(&format!("{}/openid", server.uri()))
+        .openid_configuration(format!("{}/openid", server.uri()))
         .retry_backoff(Duration::from_millis(10), Duration::from_millis(40))
 }
 

@@ -1,14 +1,17 @@
 //! The one place where a refusal becomes an HTTP answer.
 //!
 //! Every error body is `application/problem+json` (RFC 9457). A refused token gets the same answer
-//! whatever check failed: the reason goes to the log and to metrics, never to the caller.
+//! whatever check failed: the reason goes to the log and to metrics, never to the caller. The two
+//! answers of authentication (401, and 503 while no key was loaded) are `callhook-auth`'s
+//! [`AuthAnswer`], the mapping its framework integrations use too.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use callhook_auth::answer::AuthAnswer;
 
 /// Seconds the platform is asked to wait before retrying a `503`.
-pub const RETRY_AFTER_SECS: u32 = 5;
+pub const RETRY_AFTER_SECS: u32 = callhook_auth::answer::RETRY_AFTER_SECS;
 
 /// Why a webhook request was not accepted.
 #[derive(Debug, thiserror::Error)]
@@ -82,14 +85,23 @@ impl Refusal {
         }
     }
 
+    /// The answer of `callhook-auth`'s mapping, for the refusals of authentication.
+    fn auth_answer(&self) -> Option<AuthAnswer> {
+        match self {
+            Self::Unauthenticated => Some(AuthAnswer::UNAUTHORIZED),
+            Self::KeysUnavailable => Some(AuthAnswer::KEYS_UNAVAILABLE),
+            _ => None,
+        }
+    }
+
     fn title(&self) -> &'static str {
         match self {
+            Self::Unauthenticated => AuthAnswer::UNAUTHORIZED.title(),
+            Self::KeysUnavailable => AuthAnswer::KEYS_UNAVAILABLE.title(),
             Self::TooLarge { .. } => "Payload too large",
             Self::BodyTimeout { .. } => "Request timeout",
             Self::AmbiguousFraming => "Ambiguous message framing",
             Self::SinkBusy { .. } => "Bot busy",
-            Self::Unauthenticated => "Unauthorized",
-            Self::KeysUnavailable => "Signing keys not loaded",
             Self::BadRequest { .. } => "Not a calling notification",
             Self::Misdirected { .. } => "Misdirected request",
             Self::SinkUnavailable { .. } => "Bot unavailable",
@@ -101,11 +113,12 @@ impl Refusal {
 impl ResponseError for Refusal {
     fn status_code(&self) -> StatusCode {
         match self {
+            Self::Unauthenticated | Self::KeysUnavailable => self
+                .auth_answer()
+                .and_then(|answer| StatusCode::from_u16(answer.status()).ok())
+                .unwrap_or(StatusCode::UNAUTHORIZED),
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Self::KeysUnavailable | Self::SinkUnavailable { .. } | Self::SinkBusy { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::SinkUnavailable { .. } | Self::SinkBusy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::BadRequest { .. } | Self::AmbiguousFraming => StatusCode::BAD_REQUEST,
             Self::Misdirected { .. } => StatusCode::MISDIRECTED_REQUEST,
@@ -116,14 +129,18 @@ impl ResponseError for Refusal {
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
         let mut response = HttpResponse::build(status);
+        if let Some(answer) = self.auth_answer() {
+            let (name, value) = answer.header();
+            response.insert_header((
+                header::HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            ));
+            return response
+                .content_type(callhook_auth::answer::PROBLEM_JSON)
+                .body(answer.problem_json());
+        }
         match self {
-            Self::Unauthenticated => {
-                response.insert_header((
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer error=\"invalid_token\""),
-                ));
-            }
-            Self::KeysUnavailable | Self::SinkUnavailable { .. } | Self::SinkBusy { .. } => {
+            Self::SinkUnavailable { .. } | Self::SinkBusy { .. } => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS));
             }
             // The rest of the request was not read (or cannot be trusted to frame the next one):

@@ -67,6 +67,10 @@ pub(crate) enum ServerKind {
     Jwt,
     /// The real `callhook serve`.
     Callhook,
+    /// A minimal axum app behind callhook-auth's `tower::AuthLayer`.
+    AxumLayer,
+    /// The same app, its handler calling the authenticator itself.
+    AxumByHand,
 }
 
 impl ServerKind {
@@ -77,6 +81,8 @@ impl ServerKind {
             Self::Noop => "actix-web no-op handler",
             Self::Jwt => "actix-web + jsonwebtoken 9, verify every request",
             Self::Callhook => "callhook serve: log sink, `--log warn`, stderr → file",
+            Self::AxumLayer => "axum + callhook-auth `AuthLayer`",
+            Self::AxumByHand => "axum + callhook-auth, `authenticate_header` by hand",
         }
     }
 }
@@ -252,7 +258,13 @@ pub(crate) fn run_all(
     };
     let mut servers = Vec::new();
     let mut platform = Vec::new();
-    for kind in [ServerKind::Noop, ServerKind::Jwt, ServerKind::Callhook] {
+    for kind in [
+        ServerKind::Noop,
+        ServerKind::Jwt,
+        ServerKind::Callhook,
+        ServerKind::AxumByHand,
+        ServerKind::AxumLayer,
+    ] {
         eprintln!("\n==> load: {}", kind.label());
         let (result, platform_result) = bench
             .synthetic(kind)
@@ -335,10 +347,15 @@ impl Bench<'_> {
         let log = self.scratch.join(format!("{kind:?}.log").to_lowercase());
         let command = match kind {
             ServerKind::Noop => self.baselines(&["noop", "--listen", &listen]),
-            ServerKind::Jwt => {
+            ServerKind::Jwt | ServerKind::AxumLayer | ServerKind::AxumByHand => {
                 let jwks = self.tokens.jwks.to_string_lossy();
+                let mode = match kind {
+                    ServerKind::AxumLayer => "axum-layer",
+                    ServerKind::AxumByHand => "axum-by-hand",
+                    _ => "jwt",
+                };
                 self.baselines(&[
-                    "jwt", "--listen", &listen, "--jwks", &jwks, "--app-id", APP_ID,
+                    mode, "--listen", &listen, "--jwks", &jwks, "--app-id", APP_ID,
                 ])
             }
             ServerKind::Callhook => {
@@ -391,7 +408,7 @@ impl Bench<'_> {
         let platform_run = match kind {
             ServerKind::Noop => Some(RUN_NOOP),
             ServerKind::Jwt => Some(RUN_JWT),
-            ServerKind::Callhook => None,
+            ServerKind::Callhook | ServerKind::AxumLayer | ServerKind::AxumByHand => None,
         };
         let platform = match platform_run {
             Some(run) => {
