@@ -82,7 +82,7 @@ pub enum DedupError {
 ///
 /// # The digest
 ///
-/// An id is reduced to 128 bits: two 64-bit outputs of the standard library's keyed hash (SipHash,
+/// An id is reduced to 128 bits: two 64-bit outputs of the standard library's keyed hash (`SipHash`,
 /// with a random key drawn when the store is built; [`RandomState`]), one over the id behind a `0`
 /// byte, one behind a `1`. It is the hash the standard library relies on against chosen
 /// collisions in hash tables, and it is the same defence here: nobody outside the process knows
