@@ -1,7 +1,7 @@
 //! Feature `actix`: the platform's token check as actix-web middleware, for `App::wrap`.
 //!
 //! [`Authenticate`] authenticates every request before the wrapped service sees it. A refused
-//! request is answered by the middleware itself, as [`AuthAnswer`](crate::answer::AuthAnswer)
+//! request is answered by the middleware itself, as [`AuthAnswer`]
 //! says (401 with `WWW-Authenticate`, or 503 with `Retry-After` while no key was ever loaded). An
 //! accepted one carries its [`VerifiedClaims`] in the request's extensions, and `VerifiedClaims`
 //! is an extractor that reads them.

@@ -2,9 +2,9 @@
 //! `http::Request<B>`, for axum, hyper and tonic.
 //!
 //! [`AuthLayer`] authenticates every request before the inner service sees it. A refused request
-//! is answered by the layer itself, as [`AuthAnswer`](crate::answer::AuthAnswer) says (401 with
+//! is answered by the layer itself, as [`AuthAnswer`] says (401 with
 //! `WWW-Authenticate`, or 503 with `Retry-After` while no key was ever loaded), and never reaches
-//! the inner service. An accepted one carries its [`VerifiedClaims`] in the request's extensions,
+//! the inner service. An accepted one carries its [`VerifiedClaims`](crate::VerifiedClaims) in the request's extensions,
 //! where handlers read them; with feature `axum`, `VerifiedClaims` is an extractor.
 //!
 //! ```no_run
