@@ -1,7 +1,7 @@
 //! Feature `actix`: the platform's token check as actix-web middleware, for `App::wrap`.
 //!
 //! [`Authenticate`] authenticates every request before the wrapped service sees it. A refused
-//! request is answered by the middleware itself, as [`AuthAnswer`]
+//! request is answered by the middleware itself, as [`AuthAnswer`](crate::answer::AuthAnswer)
 //! says (401 with `WWW-Authenticate`, or 503 with `Retry-After` while no key was ever loaded). An
 //! accepted one carries its [`VerifiedClaims`] in the request's extensions, and `VerifiedClaims`
 //! is an extractor that reads them.
@@ -40,7 +40,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 
-use crate::answer::{AuthAnswer, MissingAuthentication, PROBLEM_JSON};
+use crate::answer::{MissingAuthentication, PROBLEM_JSON};
 use crate::{AuthError, Authenticator, VerifiedClaims};
 
 /// Middleware that authenticates every request with an [`Authenticator`]: `App::wrap` it.
@@ -119,8 +119,7 @@ where
 
 /// The answer to a refused request, as every integration gives it.
 fn refusal(error: &AuthError) -> HttpResponse {
-    tracing::info!(reason = error.reason(), "token refused");
-    let answer = AuthAnswer::for_error(error);
+    let answer = crate::answer::refused(error);
     let (name, value) = answer.header();
     HttpResponse::build(StatusCode::from_u16(answer.status()).unwrap_or(StatusCode::UNAUTHORIZED))
         .insert_header((CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)))

@@ -107,6 +107,14 @@ impl AuthError {
     }
 }
 
+/// The answer an integration gives to a refused request, with the one log line it writes for it:
+/// the reason, never the token.
+#[cfg(any(feature = "tower", feature = "actix"))]
+pub(crate) fn refused(error: &AuthError) -> AuthAnswer {
+    tracing::info!(reason = error.reason(), "token refused");
+    error.answer()
+}
+
 /// The refusal of the `VerifiedClaims` extractor of a framework integration, asked for in a
 /// handler that the integration's layer or middleware does not wrap. Answered `500`, naming what
 /// is missing: a mistake in the app, never a client's.

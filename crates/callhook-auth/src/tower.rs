@@ -2,7 +2,7 @@
 //! `http::Request<B>`, for axum, hyper and tonic.
 //!
 //! [`AuthLayer`] authenticates every request before the inner service sees it. A refused request
-//! is answered by the layer itself, as [`AuthAnswer`] says (401 with
+//! is answered by the layer itself, as [`AuthAnswer`](crate::answer::AuthAnswer) says (401 with
 //! `WWW-Authenticate`, or 503 with `Retry-After` while no key was ever loaded), and never reaches
 //! the inner service. An accepted one carries its [`VerifiedClaims`](crate::VerifiedClaims) in the request's extensions,
 //! where handlers read them; with feature `axum`, `VerifiedClaims` is an extractor.
@@ -35,7 +35,7 @@ use std::task::{Context, Poll};
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use http::{Request, Response, StatusCode};
 
-use crate::answer::{AuthAnswer, PROBLEM_JSON};
+use crate::answer::PROBLEM_JSON;
 use crate::{AuthError, Authenticator};
 
 /// A [`tower::Layer`](tower_layer::Layer) that authenticates every request with an
@@ -118,8 +118,7 @@ where
 
 /// The answer to a refused request, as every integration gives it.
 fn refusal<B: From<String>>(error: &AuthError) -> Response<B> {
-    tracing::info!(reason = error.reason(), "token refused");
-    let answer = AuthAnswer::for_error(error);
+    let answer = crate::answer::refused(error);
     let (name, value) = answer.header();
     let mut response = Response::new(B::from(answer.problem_json()));
     *response.status_mut() =
