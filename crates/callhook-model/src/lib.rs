@@ -51,7 +51,8 @@ mod macros;
 mod wire;
 
 pub use graph::facts::{
-    Facts, FactsError, IncomingCallFacts, NotificationFacts, NotificationSummary, read_facts,
+    Facts, FactsError, IncomingCallFacts, NotificationFacts, NotificationSummary, check_graph,
+    read_facts,
 };
 pub use graph::{
     Call, CallDirection, CallState, ChangeType, CommsNotification, CommsNotifications,

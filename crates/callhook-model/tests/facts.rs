@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 
 use callhook_model::graph::EnvelopeError;
 use callhook_model::{
-    CallState, ChangeType, CommsNotifications, Facts, FactsError, IncomingCallFacts, read_facts,
+    CallState, ChangeType, CommsNotifications, Facts, FactsError, IncomingCallFacts, check_graph,
+    read_facts,
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -277,6 +278,7 @@ fn bodies_that_are_not_envelopes_are_refused_as_the_model_refuses_them() {
             Err(FactsError::NotAnEnvelope(error)) => assert_eq!(&error, expected, "{text}"),
             other => panic!("{text}: {other:?}"),
         }
+        assert_eq!(same_decision(body), Ok(()));
     }
     for body in [
         &b""[..],
@@ -289,6 +291,7 @@ fn bodies_that_are_not_envelopes_are_refused_as_the_model_refuses_them() {
     ] {
         let error = read_facts(body).unwrap_err();
         assert!(matches!(error, FactsError::NotJson(_)), "{body:?}: {error}");
+        assert_eq!(same_decision(body), Ok(()));
     }
     // A byte order mark is skipped, as the protocol negotiation skips it.
     let facts = read_facts(b"\xEF\xBB\xBF{\"value\":[{\"resourceUrl\":\"/a\"}]}").unwrap();
@@ -321,6 +324,7 @@ fn skipped_members_are_checked_as_the_model_checks_them() {
             matches!(read_facts(body.as_bytes()), Err(FactsError::NotJson(_))),
             "{body}"
         );
+        assert_eq!(same_decision(body.as_bytes()), Ok(()));
     }
     // Just within the limits, both read the body.
     let deep = format!("{}{}", "[".repeat(120), "]".repeat(120));
@@ -357,6 +361,7 @@ proptest! {
     #[test]
     fn facts_agree_with_the_model_on_generated_envelopes(envelope in envelope()) {
         let body = serde_json::to_vec(&envelope).unwrap();
+        prop_assert_eq!(same_decision(&body), Ok(()));
         match CommsNotifications::from_value(envelope) {
             Ok(model) => agree("generated", &model, &read_facts(&body).unwrap()),
             Err(expected) => match read_facts(&body) {
@@ -369,13 +374,31 @@ proptest! {
     /// Whatever the bytes, reading facts never panics.
     #[test]
     fn any_bytes_read_without_panic(body in prop::collection::vec(any::<u8>(), 0..256)) {
-        let _ = read_facts(&body);
+        prop_assert_eq!(same_decision(&body), Ok(()));
+    }
+}
+
+/// Checks that `check_graph` decides `body` exactly as `read_facts` does: the same count of
+/// notifications, or the same error, to the byte of its message.
+fn same_decision(body: &[u8]) -> Result<(), String> {
+    let read = read_facts(body)
+        .map(|facts| facts.len())
+        .map_err(|error| error.to_string());
+    let checked = check_graph(body).map_err(|error| error.to_string());
+    if read == checked {
+        Ok(())
+    } else {
+        Err(format!(
+            "{:?}: read_facts {read:?}, check_graph {checked:?}",
+            String::from_utf8_lossy(body)
+        ))
     }
 }
 
 /// Reads `body` with both readers and checks that they agree; returns the number of new incoming
 /// calls, or `None` when the model refuses the body (which the facts reader may read).
 fn check(name: &str, body: &[u8]) -> Option<usize> {
+    same_decision(body).unwrap_or_else(|problem| panic!("{name}: {problem}"));
     let model = model_of(body)?;
     let facts = read_facts(body).unwrap_or_else(|error| panic!("{name}: {error}"));
     agree(name, &model, &facts);

@@ -10,7 +10,7 @@
 //! invalid) is negotiated in full, so that its answer and its reason are the ones
 //! [`negotiate`](crate::negotiate) gives.
 
-use callhook_model::{Facts, LegacyNotification, read_facts};
+use callhook_model::{Facts, LegacyNotification, check_graph, read_facts};
 
 use crate::{Action, InvalidBody, LegacyPolicy, Negotiation, Protocol};
 
@@ -140,9 +140,40 @@ impl Decision<'_> {
 /// );
 /// ```
 pub fn decide(body: &[u8], policy: LegacyPolicy) -> Decision<'_> {
-    if let Ok(facts) = read_facts(body) {
-        return Decision::Graph(facts);
+    match read_facts(body) {
+        Ok(facts) => Decision::Graph(facts),
+        Err(_) => decide_other(body, policy),
     }
+}
+
+/// Decides as [`decide`] does, without reading the facts of a Graph body: it is checked by the
+/// same rules and its notifications counted, and its `Decision::Graph` holds
+/// [`Facts::unread`] (no facts, [`Facts::is_read`] false). For a caller that reads no fact: a
+/// webhook without region rules whose log line is off. No IO, never panics.
+///
+/// ```
+/// use callhook_protocol::{decide, decide_without_facts, Decision, LegacyPolicy};
+///
+/// let body = br##"{"value":[{"changeType":"created","resourceUrl":"/communications/calls/8e8d",
+///   "resourceData":{"@odata.type":"#microsoft.graph.call","state":"incoming"}}]}"##;
+/// let Decision::Graph(facts) = decide_without_facts(body, LegacyPolicy::default()) else { panic!() };
+/// assert!(!facts.is_read());
+/// assert_eq!(facts.len(), 1);
+/// assert_eq!(
+///     decide_without_facts(body, LegacyPolicy::default()).verdict(),
+///     decide(body, LegacyPolicy::default()).verdict()
+/// );
+/// ```
+pub fn decide_without_facts(body: &[u8], policy: LegacyPolicy) -> Decision<'_> {
+    match check_graph(body) {
+        Ok(count) => Decision::Graph(Facts::unread(count)),
+        Err(_) => decide_other(body, policy),
+    }
+}
+
+/// The decision on a body the facts reader refused: legacy or invalid, as
+/// [`negotiate`](crate::negotiate) says.
+fn decide_other(body: &[u8], policy: LegacyPolicy) -> Decision<'_> {
     match crate::negotiate(body, policy) {
         Negotiation::Legacy {
             notification,
@@ -175,5 +206,5 @@ pub fn decide(body: &[u8], policy: LegacyPolicy) -> Decision<'_> {
 /// );
 /// ```
 pub fn verdict(body: &[u8], policy: LegacyPolicy) -> Verdict {
-    decide(body, policy).verdict()
+    decide_without_facts(body, policy).verdict()
 }

@@ -106,6 +106,16 @@ impl Sink {
         }
     }
 
+    /// Whether a delivery to this sink reads the facts of the notifications: the log sink does
+    /// when its line is on (`callhook::notification` at `info`), the forward sink never (it
+    /// forwards the body as it came).
+    pub fn reads_facts(&self) -> bool {
+        match self {
+            Self::Log => tracing::enabled!(target: NOTIFICATION_TARGET, tracing::Level::INFO),
+            Self::Forward(_) => false,
+        }
+    }
+
     /// The label of this sink in metrics.
     pub fn label(&self) -> &'static str {
         match self {
@@ -161,8 +171,11 @@ impl Sink {
 #[error("cannot build the HTTP client of the forward sink: {0}")]
 pub struct SinkBuildError(String);
 
+/// The target of the log sink's line, one per notification.
+const NOTIFICATION_TARGET: &str = "callhook::notification";
+
 fn log_delivery(delivery: &Delivery<'_>) {
-    if !tracing::enabled!(target: "callhook::notification", tracing::Level::INFO) {
+    if !tracing::enabled!(target: NOTIFICATION_TARGET, tracing::Level::INFO) {
         return;
     }
     let line = |change_type: &str,

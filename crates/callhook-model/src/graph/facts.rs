@@ -82,15 +82,59 @@ pub fn read_facts(body: &[u8]) -> Result<Facts<'_>, FactsError> {
     envelope.0.map_err(FactsError::NotAnEnvelope)
 }
 
+/// Whether `body` is a Graph body, as [`read_facts`] decides it, and how many notifications it
+/// holds, without keeping any fact: each item's `resourceData` is skipped by the rules of the
+/// model's JSON tree rather than read. For a caller that needs the decision and none of the facts.
+///
+/// # Errors
+///
+/// The [`FactsError`] that [`read_facts`] gives for the same body.
+pub fn check_graph(body: &[u8]) -> Result<usize, FactsError> {
+    let body = body.strip_prefix(UTF8_BYTE_ORDER_MARK).unwrap_or(body);
+    let text = std::str::from_utf8(body).map_err(|error| {
+        FactsError::NotJson(serde::de::Error::custom(format_args!(
+            "invalid UTF-8 at byte {}",
+            error.valid_up_to()
+        )))
+    })?;
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let checked = read_shape(&mut deserializer, EnvelopeShape { keep: false })
+        .and_then(|checked| deserializer.end().map(|()| checked))
+        .map_err(FactsError::NotJson)?;
+    checked
+        .map(|(_, count)| count)
+        .map_err(FactsError::NotAnEnvelope)
+}
+
 /// The facts of one Graph body: one entry per notification, and the routing facts of the new
 /// incoming calls among them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Facts<'a> {
     notifications: Vec<NotificationFacts<'a>>,
     new_incoming_calls: Vec<IncomingCallFacts<'a>>,
+    /// The number of notifications of a body that was checked but not read ([`Facts::unread`]).
+    unread: Option<usize>,
 }
 
 impl<'a> Facts<'a> {
+    /// The facts of a Graph body of `count` notifications that [`check_graph`] checked and did
+    /// not read: it has no facts ([`Facts::is_read`] is false), only its length.
+    #[must_use]
+    pub fn unread(count: usize) -> Facts<'static> {
+        Facts {
+            notifications: Vec::new(),
+            new_incoming_calls: Vec::new(),
+            unread: Some(count),
+        }
+    }
+
+    /// Whether the notifications were read ([`read_facts`]), rather than only checked and counted
+    /// ([`Facts::unread`]).
+    #[must_use]
+    pub fn is_read(&self) -> bool {
+        self.unread.is_none()
+    }
+
     /// The facts of every notification, in the order of `value`.
     pub fn notifications(&self) -> &[NotificationFacts<'a>] {
         &self.notifications
@@ -98,12 +142,12 @@ impl<'a> Facts<'a> {
 
     /// The number of notifications.
     pub fn len(&self) -> usize {
-        self.notifications.len()
+        self.unread.unwrap_or(self.notifications.len())
     }
 
     /// True when `value` is empty.
     pub fn is_empty(&self) -> bool {
-        self.notifications.is_empty()
+        self.len() == 0
     }
 
     /// The routing facts of the notifications that announce a new incoming call (see
@@ -300,14 +344,21 @@ struct Envelope<'de>(Result<Facts<'de>, EnvelopeError>);
 
 impl<'de> Deserialize<'de> for Envelope<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        read_shape(deserializer, EnvelopeShape).map(Envelope)
+        read_shape(deserializer, EnvelopeShape { keep: true })
+            .map(|read| Envelope(read.map(|(facts, _)| facts)))
     }
 }
 
-struct EnvelopeShape;
+/// The envelope; with `keep`, the facts of its items are kept, else only counted.
+struct EnvelopeShape {
+    keep: bool,
+}
+
+/// What reading `value` gives: the facts kept and the number of items, or why it is refused.
+type ValueRead<'de> = Result<(Facts<'de>, usize), EnvelopeError>;
 
 impl<'de> Shape<'de> for EnvelopeShape {
-    type Value = Result<Facts<'de>, EnvelopeError>;
+    type Value = ValueRead<'de>;
 
     fn other(self) -> Self::Value {
         Err(EnvelopeError::NotAnObject)
@@ -319,7 +370,7 @@ impl<'de> Shape<'de> for EnvelopeShape {
             if key.as_str() == "value" {
                 // A repeated `value` counts by its last occurrence; the earlier facts go first.
                 drop(value.take());
-                value = Some(map.next_value::<ValueFacts<'de>>()?.0);
+                value = Some(map.next_value_seed(ShapeSeed(ValueShape { keep: self.keep }))?);
             } else {
                 map.next_value::<Skip>()?;
             }
@@ -329,18 +380,12 @@ impl<'de> Shape<'de> for EnvelopeShape {
 }
 
 /// The `value` member.
-struct ValueFacts<'de>(Result<Facts<'de>, EnvelopeError>);
-
-impl<'de> Deserialize<'de> for ValueFacts<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        read_shape(deserializer, ValueShape).map(ValueFacts)
-    }
+struct ValueShape {
+    keep: bool,
 }
 
-struct ValueShape;
-
 impl<'de> Shape<'de> for ValueShape {
-    type Value = Result<Facts<'de>, EnvelopeError>;
+    type Value = ValueRead<'de>;
 
     fn other(self) -> Self::Value {
         Err(EnvelopeError::ValueNotArray)
@@ -353,6 +398,7 @@ impl<'de> Shape<'de> for ValueShape {
             let item = ItemShape {
                 index,
                 facts: &mut facts,
+                keep: self.keep,
             };
             let refusal = match seq.next_element_seed(ShapeSeed(item))? {
                 None => break,
@@ -370,7 +416,7 @@ impl<'de> Shape<'de> for ValueShape {
         }
         facts.notifications.shrink_to_fit();
         facts.new_incoming_calls.shrink_to_fit();
-        Ok(Ok(facts))
+        Ok(Ok((facts, index)))
     }
 }
 
@@ -384,10 +430,11 @@ enum ItemRead {
     WithoutResource,
 }
 
-/// One item of `value`; its facts go into `facts`, and reading it says what it was.
+/// One item of `value`; with `keep`, its facts go into `facts`; reading it says what it was.
 struct ItemShape<'f, 'de> {
     index: usize,
     facts: &'f mut Facts<'de>,
+    keep: bool,
 }
 
 impl<'de> Shape<'de> for ItemShape<'_, 'de> {
@@ -407,7 +454,7 @@ impl<'de> Shape<'de> for ItemShape<'_, 'de> {
                 "changeType" => change_type = map.next_value::<TextMember<'de>>()?.into_text(),
                 "resourceUrl" => resource_url = map.next_value::<TextMember<'de>>()?.into_text(),
                 "resource" => resource = map.next_value::<TextMember<'de>>()?.into_text(),
-                "resourceData" => {
+                "resourceData" if self.keep => {
                     drop(std::mem::take(&mut resource_data));
                     resource_data = map.next_value()?;
                 }
@@ -419,6 +466,9 @@ impl<'de> Shape<'de> for ItemShape<'_, 'de> {
 
         if resource_url.is_none() && resource.is_none() {
             return Ok(ItemRead::WithoutResource);
+        }
+        if !self.keep {
+            return Ok(ItemRead::Read);
         }
         let (resource_type, mut call) = match resource_data {
             ResourceDataFacts::Absent => (None, None),
