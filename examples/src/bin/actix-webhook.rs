@@ -12,16 +12,15 @@
 #![allow(clippy::print_stdout, reason = "an example says where it listens")]
 
 use actix_web::{App, HttpResponse, HttpServer, web};
-use callhook_auth::{Authenticator, VerifiedClaims};
+use callhook_auth::{Authenticator, OPENID_CONFIGURATION_PUBLIC, VerifiedClaims};
 use callhook_protocol::{LegacyPolicy, Negotiation, negotiate};
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
-    let mut builder = Authenticator::builder(&std::env::var("APP_ID")?);
-    if let Ok(url) = std::env::var("OPENID_CONFIGURATION") {
-        builder = builder.openid_configuration(&url);
-    }
-    let authenticator = builder.build()?;
+    let keys = std::env::var("OPENID_CONFIGURATION").unwrap_or(OPENID_CONFIGURATION_PUBLIC.into());
+    let authenticator = Authenticator::builder(&std::env::var("APP_ID")?)
+        .openid_configuration(keys)
+        .build()?;
     let listen = std::env::var("LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
     let server = HttpServer::new(move || {
         App::new()
@@ -30,7 +29,6 @@ async fn main() -> anyhow::Result<()> {
             ))
             .route("/api/calls", web::post().to(webhook))
     })
-    .workers(1)
     .bind(listen)?;
     for address in server.addrs() {
         println!("listening on {address}");

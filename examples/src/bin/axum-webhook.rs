@@ -12,16 +12,15 @@
 #![allow(clippy::print_stdout, reason = "an example says where it listens")]
 
 use axum::{Router, body::Bytes, http::StatusCode, routing::post};
-use callhook_auth::{Authenticator, VerifiedClaims};
+use callhook_auth::{Authenticator, OPENID_CONFIGURATION_PUBLIC, VerifiedClaims};
 use callhook_protocol::{LegacyPolicy, Negotiation, negotiate};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let mut builder = Authenticator::builder(&std::env::var("APP_ID")?);
-    if let Ok(url) = std::env::var("OPENID_CONFIGURATION") {
-        builder = builder.openid_configuration(&url);
-    }
-    let authenticator = builder.build()?;
+    let keys = std::env::var("OPENID_CONFIGURATION").unwrap_or(OPENID_CONFIGURATION_PUBLIC.into());
+    let authenticator = Authenticator::builder(&std::env::var("APP_ID")?)
+        .openid_configuration(keys)
+        .build()?;
     let app = Router::new()
         .route("/api/calls", post(webhook))
         .layer(callhook_auth::tower::AuthLayer::new(authenticator.clone()));
