@@ -713,6 +713,37 @@ async fn the_log_sink_accepts_and_counts() {
 }
 
 #[actix_web::test]
+async fn an_authorization_value_that_is_not_ascii_is_401_and_counted_as_malformed() {
+    let issuer = Issuer::start().await;
+    let callhook = start(&auth_section(&issuer.openid_url()), true).await;
+    // obs-text bytes, which HTTP lets through: a token with them can never be the platform's.
+    let token = issuer.token();
+    let mut value = format!("Bearer {token}").into_bytes();
+    value.extend_from_slice(b"\xe9\xff");
+    let response = support::client()
+        .post(callhook.url("/api/calls"))
+        .header(
+            "Authorization",
+            reqwest::header::HeaderValue::from_bytes(&value).unwrap(),
+        )
+        .body(payload(INCOMING))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        header(&response, "www-authenticate"),
+        Some(r#"Bearer error="invalid_token""#)
+    );
+    let text = metrics_text(&callhook).await;
+    assert!(
+        text.contains("callhook_auth_failures_total{reason=\"malformed_authorization\"} 1"),
+        "{text}"
+    );
+    callhook.stop().await;
+}
+
+#[actix_web::test]
 async fn forwards_are_signed_in_the_standard_webhooks_format_when_a_secret_is_set() {
     use callhook_server::webhook_signature::WebhookSigner;
 
