@@ -2,12 +2,17 @@
 
 use anyhow::Result;
 
-use crate::util::{cargo, has_program, run_step};
+use crate::util::{cargo, has_program, run_step, workspace_root};
 
 /// The cargo-deny release installed when the machine has none.
 const CARGO_DENY_VERSION: &str = "0.20.2";
 
+/// About what a run from a fresh clone writes to `target/` and `fuzz/target/` at its peak (6.6 GB
+/// measured on 2026-12-02), with room to spare.
+const DISK_NEEDED_GIB: u64 = 10;
+
 pub(crate) fn run() -> Result<()> {
+    warn_when_disk_is_short();
     run_step("format", cargo(&["fmt", "--all", "--", "--check"]))?;
     run_step(
         "clippy",
@@ -89,6 +94,42 @@ pub(crate) fn run() -> Result<()> {
         "cargo deny",
         cargo(&["deny", "--locked", "check", "licenses", "bans", "sources"]),
     )?;
+    if let Some(free) = free_gib() {
+        eprintln!("xtask ci: {free} GiB free on the target directory's disk");
+    }
     eprintln!("\nxtask ci: all checks passed");
     Ok(())
+}
+
+/// Says, before anything is built, when the disk may be too small for the run: a build that runs
+/// out of space fails deep inside a compiler with an error that does not say so plainly.
+fn warn_when_disk_is_short() {
+    match free_gib() {
+        Some(free) if free < DISK_NEEDED_GIB => eprintln!(
+            "xtask ci: warning: {free} GiB free on the target directory's disk; a run from a fresh \
+             clone needs about {DISK_NEEDED_GIB} GiB (`cargo clean` frees the space of old builds)"
+        ),
+        Some(free) => eprintln!("xtask ci: {free} GiB free on the target directory's disk"),
+        None => {}
+    }
+}
+
+/// The free space of the disk that holds the workspace, in GiB, from `df -Pk`; `None` when `df`
+/// is not there or prints something else.
+fn free_gib() -> Option<u64> {
+    let output = std::process::Command::new("df")
+        .arg("-Pk")
+        .arg(workspace_root())
+        .output()
+        .ok()?;
+    let text = String::from_utf8(output.stdout).ok()?;
+    // The second line: filesystem, size, used, available, capacity, mount point.
+    let available_kib: u64 = text
+        .lines()
+        .nth(1)?
+        .split_whitespace()
+        .nth(3)?
+        .parse()
+        .ok()?;
+    Some(available_kib / (1024 * 1024))
 }
