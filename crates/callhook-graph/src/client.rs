@@ -480,9 +480,10 @@ impl GraphClient {
                 tenant.escape_debug()
             )));
         }
-        let url = inner
-            .cloud
-            .graph_url(&format!("/communications/calls/{}{}", call.id, action.suffix));
+        let url = inner.cloud.graph_url(&format!(
+            "/communications/calls/{}{}",
+            call.id, action.suffix
+        ));
         let mut attempts = 0;
         let mut token_refreshed = false;
         let mut last_error = None;
@@ -612,8 +613,8 @@ impl GraphClient {
                 .map(str::to_owned)
         };
         let request_id = header(REQUEST_ID);
-        let retry_after = header("retry-after")
-            .and_then(|value| parse_retry_after(&value, SystemTime::now()));
+        let retry_after =
+            header("retry-after").and_then(|value| parse_retry_after(&value, SystemTime::now()));
         let body = read_bounded(response, RESPONSE_LIMIT)
             .await
             .map_err(transport)?;
@@ -655,7 +656,11 @@ mod tests {
 
     #[test]
     fn only_unreserved_characters_go_into_a_path() {
-        for safe in ["57DAB8B1894C409AB240BD8BEAE78896", "contoso.onmicrosoft.com", "a-b_c~d"] {
+        for safe in [
+            "57DAB8B1894C409AB240BD8BEAE78896",
+            "contoso.onmicrosoft.com",
+            "a-b_c~d",
+        ] {
             assert!(is_path_safe(safe), "{safe}");
         }
         for unsafe_ in ["", ".", "..", "a/b", "a?b", "a#b", "a%2Fb", "a b", "é"] {

@@ -30,13 +30,19 @@ impl Cloud {
     /// The public (commercial) cloud: `login.microsoftonline.com` and `graph.microsoft.com`.
     #[must_use]
     pub fn public() -> Self {
-        Self::preset("https://login.microsoftonline.com", "https://graph.microsoft.com")
+        Self::preset(
+            "https://login.microsoftonline.com",
+            "https://graph.microsoft.com",
+        )
     }
 
     /// US Government L4 (GCC High): `login.microsoftonline.us` and `graph.microsoft.us`.
     #[must_use]
     pub fn us_government_l4() -> Self {
-        Self::preset("https://login.microsoftonline.us", "https://graph.microsoft.us")
+        Self::preset(
+            "https://login.microsoftonline.us",
+            "https://graph.microsoft.us",
+        )
     }
 
     /// US Government L5 (DoD): `login.microsoftonline.us` and `dod-graph.microsoft.us`.
@@ -166,7 +172,10 @@ mod tests {
     #[test]
     fn custom_urls_must_be_https_or_loopback() {
         let local = Cloud::custom("http://127.0.0.1:9/", "http://127.0.0.1:9").expect("loopback");
-        assert_eq!(local.token_endpoint("t"), "http://127.0.0.1:9/t/oauth2/v2.0/token");
+        assert_eq!(
+            local.token_endpoint("t"),
+            "http://127.0.0.1:9/t/oauth2/v2.0/token"
+        );
         let error = Cloud::custom("http://login.example.com", "https://graph.example.com")
             .expect_err("plain http off loopback");
         assert_eq!(error.which, "authority");

@@ -168,7 +168,9 @@ pub enum GraphError {
         source: TokenError,
     },
     /// Graph could not be reached, or did not answer in time.
-    #[error("{action}: Graph could not be reached (client-request-id {client_request_id}): {message}")]
+    #[error(
+        "{action}: Graph could not be reached (client-request-id {client_request_id}): {message}"
+    )]
     Transport {
         /// The action.
         action: &'static str,
@@ -287,8 +289,10 @@ mod tests {
         assert_eq!(parsed.request_id.as_deref(), Some("r-1"));
         assert_eq!(parsed.client_request_id.as_deref(), Some("c-1"));
         assert_eq!(parsed.date.as_deref(), Some("2026-12-02T04:11:22"));
-        let numeric = GraphErrorBody::parse(br#"{"error":{"code":8506,"message":"m","innererror":{"request-id":"r-2"}}}"#)
-            .expect("numeric code");
+        let numeric = GraphErrorBody::parse(
+            br#"{"error":{"code":8506,"message":"m","innererror":{"request-id":"r-2"}}}"#,
+        )
+        .expect("numeric code");
         assert_eq!(numeric.code, "8506");
         assert_eq!(numeric.request_id.as_deref(), Some("r-2"));
         assert_eq!(GraphErrorBody::parse(b"<html>gateway</html>"), None);

@@ -106,13 +106,20 @@ impl IncomingCall {
     /// modalities (audio when none were named), service-hosted media.
     #[must_use]
     pub fn answer(&self, partition: &Partition) -> AnswerRequest {
+        self.answer_at(partition.callback_uri())
+    }
+
+    /// The same answer naming `callback_uri`, for a bot behind `callhook serve`, which forwards the
+    /// callbackUri of the instance that took the call (`X-Callhook-Callback-Uri`).
+    #[must_use]
+    pub fn answer_at(&self, callback_uri: impl Into<String>) -> AnswerRequest {
         let modalities: Vec<Modality> = self
             .requested_modalities
             .iter()
             .filter(|modality| !modality.is_unknown())
             .cloned()
             .collect();
-        let request = AnswerRequest::new(partition.callback_uri());
+        let request = AnswerRequest::new(callback_uri);
         if modalities.is_empty() {
             request
         } else {

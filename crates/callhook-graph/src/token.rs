@@ -202,7 +202,11 @@ impl TokenSource {
         .map(Duration::from_secs)
         .ok_or_else(|| malformed("no expires_in in seconds"))?;
         let margin = REFRESH_MARGIN.min(lifetime / 2);
-        tracing::debug!(tenant, expires_in_secs = lifetime.as_secs(), "app token fetched");
+        tracing::debug!(
+            tenant,
+            expires_in_secs = lifetime.as_secs(),
+            "app token fetched"
+        );
         Ok(AppToken {
             secret: secret.into(),
             expires_at: requested + lifetime,

@@ -47,7 +47,9 @@ fn client(server: &MockServer, credential: Credential) -> GraphClient {
     GraphClient::builder(CLIENT_ID, credential)
         .cloud(Cloud::custom(&server.uri(), &server.uri()).unwrap())
         .tenant(TENANT)
-        .retry(RetryPolicy::default().backoff(Duration::from_millis(20), Duration::from_millis(100)))
+        .retry(
+            RetryPolicy::default().backoff(Duration::from_millis(20), Duration::from_millis(100)),
+        )
         .build()
         .unwrap()
 }
@@ -123,7 +125,12 @@ async fn the_secret_flow_posts_the_documented_form_and_the_token_is_cached() {
     let answers = requests_to(&server, ANSWER_PATH).await;
     assert_eq!(answers.len(), 2);
     assert_eq!(
-        answers[0].headers.get("client-request-id").unwrap().to_str().unwrap(),
+        answers[0]
+            .headers
+            .get("client-request-id")
+            .unwrap()
+            .to_str()
+            .unwrap(),
         first.client_request_id
     );
 }
@@ -182,7 +189,9 @@ impl AssertionChecker {
         if parts.len() != 3 {
             return Err("not three parts".into());
         }
-        let signature = URL_SAFE_NO_PAD.decode(parts[2]).map_err(|e| e.to_string())?;
+        let signature = URL_SAFE_NO_PAD
+            .decode(parts[2])
+            .map_err(|e| e.to_string())?;
         let signed = format!("{}.{}", parts[0], parts[1]);
         ring::signature::UnparsedPublicKey::new(
             &ring::signature::RSA_PKCS1_2048_8192_SHA256,
@@ -223,7 +232,10 @@ impl Respond for AssertionChecker {
         }
         match self.check(field(&form, "client_assertion").unwrap_or("")) {
             Ok((header, claims)) => {
-                self.seen.lock().unwrap().push(json!({"header": header, "claims": claims}));
+                self.seen
+                    .lock()
+                    .unwrap()
+                    .push(json!({"header": header, "claims": claims}));
                 ResponseTemplate::new(200).set_body_json(token_body("from-assertion", 3599))
             }
             Err(why) => refuse(why),
@@ -323,7 +335,10 @@ async fn retry_after_is_honoured_and_each_attempt_gets_a_fresh_id() {
     let graph = client(&server, Credential::secret(SECRET));
     let started = Instant::now();
     let answered = graph.answer(&CallRef::new(CALL), &answer()).await.unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(950), "waited Retry-After");
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "waited Retry-After"
+    );
     assert_eq!(answered.attempts, 2);
     let answers = requests_to(&server, ANSWER_PATH).await;
     assert_eq!(answers.len(), 2);
@@ -397,7 +412,10 @@ async fn no_retry_is_sent_after_the_deadline() {
     // A call whose window has closed is not answered at all.
     let late = CallRef::new(CALL).deadline(Deadline::at(Instant::now()));
     let error = graph.answer(&late, &answer()).await.unwrap_err();
-    assert!(matches!(error, GraphError::DeadlineExceeded { attempts: 0, .. }), "{error:?}");
+    assert!(
+        matches!(error, GraphError::DeadlineExceeded { attempts: 0, .. }),
+        "{error:?}"
+    );
     assert_eq!(requests_to(&server, ANSWER_PATH).await.len(), 2);
 }
 
@@ -445,7 +463,10 @@ async fn bad_requests_are_refused_before_anything_is_sent() {
             .answer(&CallRef::new(call_id), &answer())
             .await
             .unwrap_err();
-        assert!(matches!(error, GraphError::InvalidRequest { .. }), "{call_id}: {error:?}");
+        assert!(
+            matches!(error, GraphError::InvalidRequest { .. }),
+            "{call_id}: {error:?}"
+        );
     }
     let error = graph
         .answer(&CallRef::new(CALL).tenant("evil/../x"), &answer())
@@ -454,7 +475,10 @@ async fn bad_requests_are_refused_before_anything_is_sent() {
     assert!(error.to_string().contains("tenant"), "{error}");
     // The platform sends notifications only to https.
     let error = graph
-        .answer(&CallRef::new(CALL), &AnswerRequest::new("http://bot.example.com/api/calls/0"))
+        .answer(
+            &CallRef::new(CALL),
+            &AnswerRequest::new("http://bot.example.com/api/calls/0"),
+        )
         .await
         .unwrap_err();
     assert!(error.to_string().contains("callbackUri"), "{error}");
@@ -479,7 +503,9 @@ async fn bad_requests_are_refused_before_anything_is_sent() {
 async fn operations_are_returned_parsed_and_a_hang_up_deletes_the_call() {
     let server = server_with_token("token-1", 3599).await;
     Mock::given(method("POST"))
-        .and(path(format!("/v1.0/communications/calls/{CALL}/playPrompt")))
+        .and(path(format!(
+            "/v1.0/communications/calls/{CALL}/playPrompt"
+        )))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "@odata.type": "#microsoft.graph.playPromptOperation",
             "id": "op-1", "status": "running", "clientContext": "greeting"
@@ -496,7 +522,10 @@ async fn operations_are_returned_parsed_and_a_hang_up_deletes_the_call() {
         "https://cdn.example.com/hello.wav",
     ))])
     .client_context("greeting");
-    let played = graph.play_prompt(&CallRef::new(CALL), &prompt).await.unwrap();
+    let played = graph
+        .play_prompt(&CallRef::new(CALL), &prompt)
+        .await
+        .unwrap();
     assert_eq!(played.value.id.as_deref(), Some("op-1"));
     assert_eq!(played.value.client_context.as_deref(), Some("greeting"));
     let hung_up = graph.hang_up(&CallRef::new(CALL)).await.unwrap();
@@ -562,7 +591,10 @@ async fn secrets_tokens_and_assertions_never_reach_the_logs() {
         .collect();
     assert_eq!(assertions.len(), 1);
     assert!(logs.contains("graph call action succeeded"), "{logs}");
-    assert!(logs.contains(&answered.client_request_id), "the ids are logged");
+    assert!(
+        logs.contains(&answered.client_request_id),
+        "the ids are logged"
+    );
     assert!(logs.contains("graph-request-1"), "the request-id is logged");
     for secret in [SECRET, "the-access-token", assertions[0].as_str()] {
         assert!(!logs.contains(secret), "a secret reached the logs: {logs}");

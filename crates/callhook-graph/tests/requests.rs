@@ -61,7 +61,10 @@ fn reject_redirect_and_transfer() {
         "reject",
         RejectRequest::new(RejectReason::Busy).callback_uri("https://bot.contoso.com/api/calls/0")
     );
-    assert_json_snapshot!("reject_without_callback", RejectRequest::new(RejectReason::None));
+    assert_json_snapshot!(
+        "reject_without_callback",
+        RejectRequest::new(RejectReason::None)
+    );
     let redirect = RedirectRequest::new([user_target(
         "7e1b4346-85a6-4bdd-abe3-d11c5d420efe",
         Some("test user"),
@@ -122,7 +125,10 @@ fn an_incoming_call_is_answered_with_this_partitions_callback_uri() {
     assert_eq!(calls.len(), 1);
     let call = &calls[0];
     assert_eq!(call.call_id(), "57DAB8B1894C409AB240BD8BEAE78896");
-    assert_eq!(call.tenant_id(), Some("72f988bf-86f1-41af-91ab-2d7cd011db47"));
+    assert_eq!(
+        call.tenant_id(),
+        Some("72f988bf-86f1-41af-91ab-2d7cd011db47")
+    );
     let reference = call.call();
     assert_eq!(reference.id(), call.call_id());
     assert_eq!(

@@ -74,6 +74,14 @@ enum Command {
         /// List the scenarios and exit.
         #[arg(long)]
         list: bool,
+        /// Play Graph too: start a local token endpoint and Graph on this address (for example
+        /// 127.0.0.1:9090), for the bot to point its authority and Graph root at.
+        #[arg(long, value_name = "ADDR")]
+        graph_listen: Option<std::net::SocketAddr>,
+        /// How long after a POST the bot's Graph action may arrive: the platform's 15 s, or 5 for
+        /// a policy-based recording bot.
+        #[arg(long, value_name = "SECONDS", default_value_t = 15)]
+        answer_window_secs: u64,
     },
     /// The development issuer: serve its OpenID configuration and keys, or mint a token.
     #[cfg(feature = "dev-tools")]
@@ -132,13 +140,18 @@ fn main() -> ExitCode {
             app_id,
             tenant,
             list,
+            graph_listen,
+            answer_window_secs,
         } => dev::simulate(
             &target,
             &scenarios,
             scenario_dir.as_deref(),
-            app_id,
-            tenant,
+            dev::Audience { app_id, tenant },
             list,
+            dev::GraphOptions {
+                listen: graph_listen,
+                answer_window: std::time::Duration::from_secs(answer_window_secs),
+            },
         ),
         #[cfg(feature = "dev-tools")]
         Command::Issuer { command } => match command {
@@ -205,7 +218,17 @@ mod dev {
 
     use callhook_server::devtools::demo::{self, DemoOptions};
     use callhook_server::devtools::output::{Printer, say};
-    use callhook_server::devtools::simulate::{Audience, ScenarioSet, Simulator, now, render};
+    pub(crate) use callhook_server::devtools::simulate::Audience;
+    use callhook_server::devtools::simulate::{ScenarioSet, Simulator, now, render};
+
+    /// `callhook simulate`'s local Graph.
+    #[derive(Clone, Copy)]
+    pub(crate) struct GraphOptions {
+        /// Where to start it, when it is wanted.
+        pub(crate) listen: Option<std::net::SocketAddr>,
+        /// How long after a POST the bot's action may arrive.
+        pub(crate) answer_window: std::time::Duration,
+    }
 
     pub(crate) fn demo(once: bool, verbose: bool) -> ExitCode {
         let _log_guard = if verbose {
@@ -233,9 +256,9 @@ mod dev {
         target: &str,
         names: &[String],
         dir: Option<&Path>,
-        app_id: String,
-        tenant: String,
+        audience: Audience,
         list: bool,
+        graph: GraphOptions,
     ) -> ExitCode {
         let set = match dir.map_or_else(ScenarioSet::builtin, ScenarioSet::from_dir) {
             Ok(set) => set,
@@ -265,15 +288,36 @@ mod dev {
                 return ExitCode::from(super::EXIT_CONFIG);
             }
         };
-        let simulator = match Simulator::new(target, Audience { app_id, tenant }) {
-            Ok(simulator) => simulator,
+        let simulator = match Simulator::new(target, audience) {
+            Ok(simulator) => simulator.with_answer_window(graph.answer_window),
             Err(error) => {
                 eprintln!("callhook simulate: {error}");
                 return ExitCode::FAILURE;
             }
         };
         let printer = Printer::for_stdout();
-        let (passed, failed) = actix_web::rt::System::new().block_on(async {
+        let graph_listener = match graph.listen.map(std::net::TcpListener::bind).transpose() {
+            Ok(listener) => listener,
+            Err(error) => {
+                eprintln!("callhook simulate: cannot listen for the local Graph: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let outcome = actix_web::rt::System::new().block_on(async {
+            let simulator = match graph_listener {
+                None => simulator,
+                Some(listener) => {
+                    let graph = callhook_server::devtools::graph::start(listener)?;
+                    say(&printer.dim(&format!(
+                        "local Graph on {url}: point the bot's token authority and Graph root there \
+                         (callhook_graph::Cloud::custom(\"{url}\", \"{url}\")); it takes any client secret",
+                        url = graph.url
+                    )));
+                    let recorder = graph.recorder.clone();
+                    actix_web::rt::spawn(graph.server);
+                    simulator.with_graph(recorder)
+                }
+            };
             let (mut passed, mut failed) = (0, 0);
             for scenario in selected {
                 let report = simulator.run(&set, scenario).await;
@@ -281,8 +325,15 @@ mod dev {
                 passed += report.steps.len() - report.failures();
                 say(&render(&report, printer));
             }
-            (passed, failed)
+            Ok::<_, std::io::Error>((passed, failed))
         });
+        let (passed, failed) = match outcome {
+            Ok(counts) => counts,
+            Err(error) => {
+                eprintln!("callhook simulate: cannot start the local Graph: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
         let summary = format!("{passed} passed, {failed} failed");
         if failed == 0 {
             say(&printer.good(&summary));

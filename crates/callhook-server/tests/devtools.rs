@@ -38,8 +38,28 @@ fn the_demo_plays_the_whole_tour_and_every_verdict_is_ok() {
         .unwrap();
     let shown = text(&output);
     assert!(output.status.success(), "{shown}");
-    assert!(shown.contains("12 passed, 0 failed"), "{shown}");
+    assert!(shown.contains("17 passed, 0 failed"), "{shown}");
     assert!(!shown.contains("FAIL"), "{shown}");
+    // The bot behind `emea` answered the call through the local Graph, naming emea's partition, and
+    // the call's later notifications went to that callbackUri.
+    let answer = shown
+        .lines()
+        .find(|line| line.contains("⇢ Graph") && line.contains("POST answer"))
+        .unwrap_or_else(|| panic!("no answer step: {shown}"));
+    assert!(answer.contains("ok"), "{answer}");
+    let callback = shown
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("callbackUri "))
+        .unwrap_or_else(|| panic!("no callbackUri shown: {shown}"));
+    assert!(
+        callback.starts_with("http://127.0.0.1:") && callback.ends_with("/api/calls/emea-0"),
+        "{callback}"
+    );
+    let to_the_partition = shown
+        .lines()
+        .filter(|line| line.trim_start().starts_with("POST") && line.contains("/api/calls/emea-0"))
+        .count();
+    assert_eq!(to_the_partition, 4, "{shown}");
     // The contract's tour: legacy → 204 → Graph re-send → 202; another region → 302 then 202 there;
     // a forged token → 401.
     let statuses: Vec<&str> = shown
@@ -53,8 +73,11 @@ fn the_demo_plays_the_whole_tour_and_every_verdict_is_ok() {
     assert_eq!(
         statuses,
         [
-            "204", "202", "302", "202", "202", "202", "202", "202", "202", "401", "401", "401",
-            "401"
+            "204", "202", // incoming-call
+            "202", "202", "202", "202", "202", // answered-call
+            "302", "202", // other-region
+            "202", "202", "202", "202", "202", // call-lifecycle
+            "401", "401", "401", "401" // attacks
         ],
         "{shown}"
     );
@@ -237,4 +260,49 @@ fn every_built_in_payload_is_a_notification_the_platform_could_send() {
             );
         }
     }
+}
+
+#[actix_web::test]
+async fn simulate_plays_graph_only_when_asked_and_fails_a_bot_that_never_answers() {
+    let issuer = Issuer::start().await;
+    // callhook with the log sink: nobody behind it answers calls.
+    let callhook = start(&auth_section(&issuer.openid_url()), true).await;
+    let target = callhook.url("/api/calls");
+    let without = target.clone();
+    let output = actix_web::rt::task::spawn_blocking(move || {
+        simulate(&without, &["--scenario", "answered-call"])
+    })
+    .await
+    .unwrap();
+    let shown = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{shown}");
+    assert!(shown.contains("needs the local Graph"), "{shown}");
+
+    let output = actix_web::rt::task::spawn_blocking(move || {
+        simulate(
+            &target,
+            &[
+                "--scenario",
+                "answered-call",
+                "--graph-listen",
+                "127.0.0.1:0",
+                "--answer-window-secs",
+                "1",
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    let shown = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{shown}");
+    assert!(
+        shown.contains("local Graph on http://127.0.0.1:"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("the bot sent no answer through Graph within 1.0 s"),
+        "{shown}"
+    );
+    assert!(shown.contains("0 passed, 5 failed"), "{shown}");
+    callhook.stop().await;
 }

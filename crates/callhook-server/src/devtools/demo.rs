@@ -1,22 +1,36 @@
-//! `callhook demo`: the zero-configuration tour. A development issuer and two deployments of callhook
-//! (`emea` and `amer`) start on loopback; the simulator plays the platform against `emea`; then the
-//! servers keep running, with ready-to-paste commands for sending more.
+//! `callhook demo`: the zero-configuration tour. A development issuer, a local Graph, a bot and two
+//! deployments of callhook (`emea`, partition `emea-0`, forwarding to the bot; and `amer`) start on
+//! loopback; the simulator plays the platform against `emea` and checks at the local Graph that the
+//! bot answered with its callbackUri; then the servers keep running, with ready-to-paste commands
+//! for sending more.
 
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::issuer;
+use callhook_graph::{Cloud, Credential, GraphClient};
+
 use super::output::{Printer, say};
 use super::simulate::{Audience, ScenarioSet, Simulator, render};
+use super::{bot, graph, issuer};
 use crate::config::Config;
 
 /// The bot's app id in the demo.
 pub const DEMO_APP_ID: &str = "00000000-0000-0000-0000-00000000de70";
 /// The caller's tenant in the demo.
 pub const DEMO_TENANT: &str = "11111111-2222-3333-4444-555555555555";
+/// The bot's client secret at the local Graph (which takes any).
+const DEMO_SECRET: &str = "demo-secret";
+/// The partition of the `emea` deployment.
+pub const DEMO_PARTITION: &str = "emea-0";
 /// The scenarios of the tour, in order.
-const TOUR: [&str; 4] = ["incoming-call", "other-region", "call-lifecycle", "attacks"];
+const TOUR: [&str; 5] = [
+    "incoming-call",
+    "answered-call",
+    "other-region",
+    "call-lifecycle",
+    "attacks",
+];
 
 /// How the demo runs.
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +60,9 @@ pub enum DemoError {
     /// The servers never loaded the development issuer's keys.
     #[error("the demo deployments could not load the development issuer's keys")]
     KeysNotLoaded,
+    /// The bot's Graph client could not be built (a bug).
+    #[error("the demo bot's Graph client: {0}")]
+    Graph(String),
 }
 
 /// What the demo showed.
@@ -64,10 +81,26 @@ pub async fn run(options: DemoOptions) -> Result<DemoOutcome, DemoError> {
     let issuer_handle = issuer.server.handle();
     actix_web::rt::spawn(issuer.server);
 
+    let graph = graph::start(TcpListener::bind("127.0.0.1:0")?)?;
+    let graph_handle = graph.server.handle();
+    actix_web::rt::spawn(graph.server);
+    let graph_client = GraphClient::builder(DEMO_APP_ID, Credential::secret(DEMO_SECRET))
+        .cloud(
+            Cloud::custom(&graph.url, &graph.url)
+                .map_err(|error| DemoError::Graph(error.to_string()))?,
+        )
+        .tenant(DEMO_TENANT)
+        .build()
+        .map_err(|error| DemoError::Graph(error.to_string()))?;
+    let bot = bot::start(TcpListener::bind("127.0.0.1:0")?, graph_client)?;
+    let bot_handle = bot.server.handle();
+    actix_web::rt::spawn(bot.server);
+
     let amer_listener = TcpListener::bind("127.0.0.1:0")?;
     let amer_url = format!("http://{}/api/calls", amer_listener.local_addr()?);
     let emea_listener = TcpListener::bind("127.0.0.1:0")?;
-    let emea_url = format!("http://{}/api/calls", emea_listener.local_addr()?);
+    let emea_origin = format!("http://{}", emea_listener.local_addr()?);
+    let emea_url = format!("{emea_origin}/api/calls");
 
     let amer = Config::from_toml_str(&deployment_toml(
         &issuer.openid_configuration_url,
@@ -77,7 +110,10 @@ pub async fn run(options: DemoOptions) -> Result<DemoOutcome, DemoError> {
         &issuer.openid_configuration_url,
         &format!(
             "[routing]\nregion = \"emea\"\n[routing.deployments]\namer = \"{amer_url}\"\n\
-             [[routing.rules]]\ncaller_region = \"amer\"\nregion = \"amer\"\n"
+             [[routing.rules]]\ncaller_region = \"amer\"\nregion = \"amer\"\n\
+             [partition]\nid = \"{DEMO_PARTITION}\"\npublic_url = \"{emea_origin}\"\n\
+             [sink]\nkind = \"forward\"\nurl = \"{}\"\n",
+            bot.url
         ),
     ))?;
     let amer_server = start_deployment(&amer, amer_listener).await?;
@@ -85,10 +121,14 @@ pub async fn run(options: DemoOptions) -> Result<DemoOutcome, DemoError> {
 
     say(&format!(
         "\n{}\n{}\n",
-        printer.heading("callhook demo: a calling platform, an issuer and two deployments on loopback"),
+        printer.heading(
+            "callhook demo: a calling platform, an issuer, two deployments, a bot and Graph on loopback"
+        ),
         printer.dim(&format!(
-            "  issuer  {}\n  emea    {emea_url}   (routes callers from amer to amer)\n  amer    {amer_url}",
-            issuer.openid_configuration_url
+            "  issuer  {}\n  emea    {emea_url}   (routes callers from amer to amer; partition {DEMO_PARTITION})\n  \
+             amer    {amer_url}\n  bot     {}   (behind emea; answers calls through the local Graph)\n  \
+             graph   {}   (token endpoint and call actions)",
+            issuer.openid_configuration_url, bot.url, graph.url
         )),
     ));
 
@@ -100,7 +140,8 @@ pub async fn run(options: DemoOptions) -> Result<DemoOutcome, DemoError> {
             app_id: DEMO_APP_ID.to_owned(),
             tenant: DEMO_TENANT.to_owned(),
         },
-    )?;
+    )?
+    .with_graph(graph.recorder.clone());
     let mut outcome = DemoOutcome {
         passed: 0,
         failed: 0,
@@ -143,6 +184,8 @@ pub async fn run(options: DemoOptions) -> Result<DemoOutcome, DemoError> {
     }
     emea_server.stop(true).await;
     amer_server.stop(true).await;
+    bot_handle.stop(true).await;
+    graph_handle.stop(true).await;
     issuer_handle.stop(true).await;
     Ok(outcome)
 }

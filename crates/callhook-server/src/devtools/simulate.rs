@@ -17,6 +17,7 @@ use figment::Figment;
 use figment::providers::{Format, Toml};
 use serde::Deserialize;
 
+use super::graph::GraphRecorder;
 use super::output::Printer;
 
 /// How many redirects one step follows at most, like a careful platform.
@@ -26,7 +27,7 @@ const MAXIMUM_REDIRECTS: usize = 3;
 const BUILTIN_SCENARIOS: &str = include_str!("../../scenarios/scenarios.toml");
 
 /// The built-in payloads, by file name.
-const BUILTIN_PAYLOADS: [(&str, &str); 7] = [
+const BUILTIN_PAYLOADS: [(&str, &str); 12] = [
     (
         "legacy-conversation.json",
         include_str!("../../scenarios/legacy-conversation.json"),
@@ -48,6 +49,26 @@ const BUILTIN_PAYLOADS: [(&str, &str); 7] = [
     (
         "terminated.json",
         include_str!("../../scenarios/terminated.json"),
+    ),
+    (
+        "call-establishing.json",
+        include_str!("../../scenarios/call-establishing.json"),
+    ),
+    (
+        "call-established.json",
+        include_str!("../../scenarios/call-established.json"),
+    ),
+    (
+        "call-dtmf-pound.json",
+        include_str!("../../scenarios/call-dtmf-pound.json"),
+    ),
+    (
+        "call-prompt-completed.json",
+        include_str!("../../scenarios/call-prompt-completed.json"),
+    ),
+    (
+        "call-terminated.json",
+        include_str!("../../scenarios/call-terminated.json"),
     ),
 ];
 
@@ -98,6 +119,31 @@ pub struct Step {
     pub path: Option<String>,
     /// What the step shows.
     pub note: Option<String>,
+    /// Where the step posts: the target (default), or the `callbackUri` the bot named when it
+    /// answered the call in an earlier step.
+    #[serde(default)]
+    pub to: StepTarget,
+    /// A call action (`answer`, `playPrompt`, `hangUp`, ...) the bot must then send through the
+    /// local Graph for the payload's call, within the answer window of the POST.
+    pub graph: Option<String>,
+}
+
+/// Where a step posts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepTarget {
+    /// The webhook URL the simulator was given (with the step's `path`).
+    #[default]
+    Target,
+    /// The `callbackUri` of the bot's answer.
+    Callback,
+}
+
+impl Step {
+    /// Whether the step needs the local Graph.
+    pub fn needs_graph(&self) -> bool {
+        self.graph.is_some() || self.to == StepTarget::Callback
+    }
 }
 
 /// The token a step sends.
@@ -327,8 +373,23 @@ pub struct StepReport {
     pub note: String,
     /// The POST and any redirects followed.
     pub exchanges: Vec<Exchange>,
+    /// The call action the bot sent through the local Graph, when the step waits for one.
+    pub graph: Option<GraphCheck>,
     /// Whether it answered as expected.
     pub verdict: Verdict,
+}
+
+/// The call action a step waited for at the local Graph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphCheck {
+    /// The action waited for.
+    pub action: String,
+    /// The call it is about.
+    pub call_id: String,
+    /// How long after the POST it arrived; `None` when it did not arrive within the window.
+    pub after: Option<Duration>,
+    /// The `callbackUri` it named.
+    pub callback_uri: Option<String>,
 }
 
 /// What happened in one scenario.
@@ -371,6 +432,8 @@ pub struct Simulator {
     forger: DevIssuer,
     valid_token: String,
     next_message: AtomicU64,
+    graph: Option<GraphRecorder>,
+    answer_window: Duration,
 }
 
 /// The simulator could not be set up.
@@ -403,7 +466,24 @@ impl Simulator {
             forger,
             valid_token,
             next_message: AtomicU64::new(1),
+            graph: None,
+            answer_window: callhook_graph::ANSWER_WINDOW,
         })
+    }
+
+    /// Plays Graph too: the bot's call actions are checked at this local Graph's recorder.
+    #[must_use]
+    pub fn with_graph(mut self, recorder: GraphRecorder) -> Self {
+        self.graph = Some(recorder);
+        self
+    }
+
+    /// How long after a POST the bot's Graph action may arrive (default the platform's 15 s; 5 s
+    /// for a policy-based recording bot).
+    #[must_use]
+    pub fn with_answer_window(mut self, window: Duration) -> Self {
+        self.answer_window = window;
+        self
     }
 
     /// The token the simulator sends as the platform (valid for five minutes, like the platform's).
@@ -446,8 +526,10 @@ impl Simulator {
     /// Runs every step of `scenario`.
     pub async fn run(&self, set: &ScenarioSet, scenario: &Scenario) -> ScenarioReport {
         let mut steps = Vec::with_capacity(scenario.steps.len());
+        // The callbackUri of the bot's answer, once it answered.
+        let mut callback = None;
         for step in &scenario.steps {
-            steps.push(self.run_step(set, step).await);
+            steps.push(self.run_step(set, step, &mut callback).await);
         }
         ScenarioReport {
             name: scenario.name.clone(),
@@ -456,14 +538,98 @@ impl Simulator {
         }
     }
 
-    async fn run_step(&self, set: &ScenarioSet, step: &Step) -> StepReport {
-        let body = set.payload(&step.payload).to_vec();
+    async fn run_step(
+        &self,
+        set: &ScenarioSet,
+        step: &Step,
+        callback: &mut Option<String>,
+    ) -> StepReport {
+        let note = step.note.clone().unwrap_or_else(|| step.payload.clone());
+        let fail = |reason: String| StepReport {
+            note: note.clone(),
+            exchanges: Vec::new(),
+            graph: None,
+            verdict: Verdict::Fail(reason),
+        };
+        let graph = match (&self.graph, step.needs_graph()) {
+            (Some(graph), true) => Some(graph),
+            (None, true) => {
+                return fail(
+                    "this step needs the local Graph (callhook simulate --graph-listen ADDR)"
+                        .into(),
+                );
+            }
+            (_, false) => None,
+        };
+        let url = match step.to {
+            StepTarget::Target => format!("{}{}", self.target, step.path.as_deref().unwrap_or("")),
+            StepTarget::Callback => match callback.as_deref() {
+                Some(uri) => uri.to_owned(),
+                None => {
+                    return fail("no callbackUri: the bot never answered the call with one".into());
+                }
+            },
+        };
+        let body = set.payload(&step.payload);
+        let sent = Instant::now();
+        let mut report = self.post_step(body, step, url, note.clone()).await;
+        let (Some(graph), Some(action), Verdict::Pass) = (graph, &step.graph, &report.verdict)
+        else {
+            return report;
+        };
+        let Some(call_id) = payload_call_id(body) else {
+            report.verdict = Verdict::Fail(format!(
+                "payload `{}` names no call for the Graph check",
+                step.payload
+            ));
+            return report;
+        };
+        let arrived = graph
+            .wait_for(&call_id, action, sent, sent + self.answer_window)
+            .await;
+        let window = self.answer_window.as_secs_f64();
+        report.graph = Some(GraphCheck {
+            action: action.clone(),
+            call_id: call_id.clone(),
+            after: arrived
+                .as_ref()
+                .map(|request| request.received.saturating_duration_since(sent)),
+            callback_uri: arrived
+                .as_ref()
+                .and_then(|request| request.callback_uri().map(str::to_owned)),
+        });
+        report.verdict = match arrived {
+            None => Verdict::Fail(format!(
+                "the bot sent no {action} through Graph within {window:.1} s"
+            )),
+            Some(request) if action == "answer" => match request.callback_uri() {
+                None => Verdict::Fail("the answer names no callbackUri".into()),
+                Some(uri) => match callhook_http::parse_https_or_loopback(uri) {
+                    Ok(_) => {
+                        *callback = Some(uri.to_owned());
+                        Verdict::Pass
+                    }
+                    Err(problem) => Verdict::Fail(format!("the answer's callbackUri: {problem}")),
+                },
+            },
+            Some(_) => Verdict::Pass,
+        };
+        report
+    }
+
+    /// POSTs one payload to `url`, following a redirect when the step says so.
+    async fn post_step(
+        &self,
+        body: &[u8],
+        step: &Step,
+        mut url: String,
+        note: String,
+    ) -> StepReport {
+        let body = body.to_vec();
         let token = self.token(step.token);
         let message_id = self.message_id();
-        let mut url = format!("{}{}", self.target, step.path.as_deref().unwrap_or(""));
         let mut exchanges = Vec::new();
         let mut expected = step.expect;
-        let note = step.note.clone().unwrap_or_else(|| step.payload.clone());
         for hop in 0..=MAXIMUM_REDIRECTS {
             let mut request = self
                 .client
@@ -493,6 +659,7 @@ impl Simulator {
                     return StepReport {
                         note,
                         exchanges,
+                        graph: None,
                         verdict: Verdict::Fail(format!("no answer (expected {expected})")),
                     };
                 }
@@ -513,6 +680,7 @@ impl Simulator {
                 return StepReport {
                     note,
                     exchanges,
+                    graph: None,
                     verdict: Verdict::Fail(format!("expected {expected}, got {status}")),
                 };
             }
@@ -521,6 +689,7 @@ impl Simulator {
                 return StepReport {
                     note,
                     exchanges,
+                    graph: None,
                     verdict: Verdict::Pass,
                 };
             };
@@ -528,6 +697,7 @@ impl Simulator {
                 return StepReport {
                     note,
                     exchanges,
+                    graph: None,
                     verdict: Verdict::Fail(
                         "redirected again: the deployments bounce the call between them".into(),
                     ),
@@ -544,6 +714,7 @@ impl Simulator {
                     return StepReport {
                         note,
                         exchanges,
+                        graph: None,
                         verdict: Verdict::Fail(format!(
                             "{status} without an absolute http(s) Location"
                         )),
@@ -554,6 +725,7 @@ impl Simulator {
         StepReport {
             note,
             exchanges,
+            graph: None,
             verdict: Verdict::Fail("too many redirects".into()),
         }
     }
@@ -583,16 +755,11 @@ pub fn render(report: &ScenarioReport, printer: Printer) -> String {
             let status = exchange
                 .status
                 .map_or_else(|| "---".to_owned(), |status| status.to_string());
-            let last = index + 1 == step.exchanges.len();
-            let verdict = if !last {
-                String::new()
+            let last = index + 1 == step.exchanges.len() && step.graph.is_none();
+            let verdict = if last {
+                verdict_text(&step.verdict, &step.note, printer)
             } else {
-                match &step.verdict {
-                    Verdict::Pass => format!("{}  {}", printer.good("ok  "), step.note),
-                    Verdict::Fail(reason) => {
-                        format!("{}  {} ({reason})", printer.bad("FAIL"), step.note)
-                    }
-                }
+                String::new()
             };
             text.push_str(&format!(
                 "  {arrow:<9} {:<44} {status:>4} {:>9}  {verdict}\n",
@@ -603,8 +770,65 @@ pub fn render(report: &ScenarioReport, printer: Printer) -> String {
                 text.push_str(&format!("            {}\n", printer.bad(error)));
             }
         }
+        if let Some(graph) = &step.graph {
+            text.push_str(&render_graph_check(
+                graph,
+                &step.verdict,
+                &step.note,
+                printer,
+            ));
+        }
+        if step.exchanges.is_empty() && step.graph.is_none() {
+            // Refused before anything was sent.
+            let verdict = verdict_text(&step.verdict, &step.note, printer);
+            text.push_str(&format!(
+                "  {:<9} {:<44} {:>4} {:>9}  {verdict}\n",
+                "—", "not sent", "", ""
+            ));
+        }
     }
     text
+}
+
+/// `ok` or `FAIL` with the step's note (and the reason of a failure).
+fn verdict_text(verdict: &Verdict, note: &str, printer: Printer) -> String {
+    match verdict {
+        Verdict::Pass => format!("{}  {note}", printer.good("ok  ")),
+        Verdict::Fail(reason) => format!("{}  {note} ({reason})", printer.bad("FAIL")),
+    }
+}
+
+/// The line of a step's Graph check: the bot's action, how soon after the POST, its callbackUri.
+fn render_graph_check(
+    graph: &GraphCheck,
+    verdict: &Verdict,
+    note: &str,
+    printer: Printer,
+) -> String {
+    let call: String = graph.call_id.chars().take(8).collect();
+    let shown = if graph.action == super::graph::HANG_UP {
+        format!("DELETE (hang up)  call {call}…")
+    } else {
+        format!("POST {}  call {call}…", graph.action)
+    };
+    let after = graph.after.map_or_else(
+        || "---".to_owned(),
+        |after| format!("+{:.1} ms", after.as_secs_f64() * 1_000.0),
+    );
+    let verdict = verdict_text(verdict, note, printer);
+    let mut line = format!(
+        "  {:<9} {:<44} {:>4} {after:>9}  {verdict}\n",
+        "⇢ Graph",
+        shorten(&shown, 44),
+        ""
+    );
+    if let Some(uri) = &graph.callback_uri {
+        line.push_str(&format!(
+            "            {}\n",
+            printer.dim(&format!("callbackUri {uri}"))
+        ));
+    }
+    line
 }
 
 /// `scheme://host:port` of a URL, or the empty string.
@@ -632,6 +856,17 @@ fn shorten(text: &str, width: usize) -> String {
         .rev()
         .collect();
     format!("…{tail}")
+}
+
+/// The call id of a payload's first notification.
+fn payload_call_id(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let notification = value.get("value")?.get(0)?;
+    let path = notification
+        .get("resourceUrl")
+        .or_else(|| notification.get("resource"))?
+        .as_str()?;
+    callhook_model::graph::call_id_from_path(path).map(str::to_owned)
 }
 
 /// The current time, for tokens.
