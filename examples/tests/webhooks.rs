@@ -1,5 +1,6 @@
-//! The axum and actix-web webhook examples, run as their binaries and driven over real sockets
-//! with tokens of the development issuer, whose keys a loopback server publishes.
+//! The axum and actix-web webhook examples and the auto-answer bot, run as their binaries and
+//! driven over real sockets with tokens of the development issuer, whose keys a loopback server
+//! publishes.
 #![allow(
     clippy::unwrap_used,
     clippy::panic,
@@ -43,6 +44,12 @@ fn start(binary: &str, openid: &str) -> Example {
         .env("APP_ID", APP_ID)
         .env("OPENID_CONFIGURATION", openid)
         .env("LISTEN", "127.0.0.1:0")
+        // Read by auto-answer only. Graph is a loopback port nobody listens on, so that the calls
+        // it tries to answer never leave the machine.
+        .env("APP_SECRET", "test-secret")
+        .env("PUBLIC_URL", "https://bot.example.com")
+        .env("GREETING_URL", "https://cdn.example.com/hello.wav")
+        .env("GRAPH_URL", "http://127.0.0.1:9")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -201,4 +208,40 @@ async fn the_axum_webhook_answers_as_the_contract_says() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_actix_webhook_answers_as_the_contract_says() {
     answers_as_the_contract_says(env!("CARGO_BIN_EXE_actix-webhook")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_auto_answer_webhook_answers_as_the_contract_says() {
+    answers_as_the_contract_says(env!("CARGO_BIN_EXE_auto-answer")).await;
+}
+
+#[test]
+fn auto_answer_takes_a_whole_call_through_the_simulator() {
+    let output = Command::new(env!("CARGO_BIN_EXE_auto-answer"))
+        .arg("--simulate")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let shown = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{shown}");
+    assert!(!shown.contains("FAIL"), "{shown}");
+    for step in [
+        "POST answer",
+        "callbackUri http://127.0.0.1:",
+        "POST playPrompt",
+        "DELETE (hang up)",
+        "the whole call went through",
+    ] {
+        assert!(shown.contains(step), "{step}: {shown}");
+    }
+    // The call's later notifications went to the partition the answer named.
+    let to_the_partition = shown
+        .lines()
+        .filter(|line| line.trim_start().starts_with("POST") && line.contains("/api/calls/auto-0"))
+        .count();
+    assert_eq!(to_the_partition, 5, "{shown}");
 }
