@@ -225,29 +225,24 @@ mod simulated {
 
     use callhook_graph::{Cloud, Credential};
     use callhook_routing::PartitionConfig;
+    use callhook_server::devtools::LocalPlatform;
     use callhook_server::devtools::demo::{DEMO_APP_ID, DEMO_TENANT};
     use callhook_server::devtools::output::Printer;
     use callhook_server::devtools::simulate::{Audience, ScenarioSet, Simulator, render};
-    use callhook_server::devtools::{graph, issuer};
 
     use super::Settings;
 
     pub(super) async fn run() -> anyhow::Result<()> {
-        let issuer = issuer::start(TcpListener::bind("127.0.0.1:0")?)?;
-        let issuer_handle = issuer.server.handle();
-        actix_web::rt::spawn(issuer.server);
-        let graph = graph::start(TcpListener::bind("127.0.0.1:0")?)?;
-        let graph_handle = graph.server.handle();
-        actix_web::rt::spawn(graph.server);
+        let platform = LocalPlatform::start()?;
 
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let public_url = format!("http://{}", listener.local_addr()?);
         let settings = Settings {
             app_id: DEMO_APP_ID.to_owned(),
-            openid_configuration: issuer.openid_configuration_url.clone(),
+            openid_configuration: platform.openid_configuration_url.clone(),
             credential: Credential::secret("the local Graph takes any secret"),
             tenant: None,
-            cloud: Cloud::custom(&graph.url, &graph.url)?,
+            cloud: Cloud::custom(&platform.graph_url, &platform.graph_url)?,
             partition: PartitionConfig {
                 id: "auto-0".to_owned(),
                 public_url: public_url.clone(),
@@ -263,7 +258,7 @@ mod simulated {
         actix_web::rt::spawn(bot);
         println!(
             "auto-answer at {public_url}/api/calls, Graph at {}",
-            graph.url
+            platform.graph_url
         );
 
         let simulator = Simulator::new(
@@ -273,7 +268,7 @@ mod simulated {
                 tenant: DEMO_TENANT.to_owned(),
             },
         )?
-        .with_graph(graph.recorder.clone());
+        .with_graph(platform.graph.clone());
         let set = ScenarioSet::builtin()?;
         let mut failures = 0;
         for scenario in set.select(&["auto-answer".to_owned()])? {
@@ -283,8 +278,7 @@ mod simulated {
         }
         // Every exchange of the call is over: nothing is left to drain.
         bot_handle.stop(false).await;
-        graph_handle.stop(false).await;
-        issuer_handle.stop(false).await;
+        platform.stop().await;
         if failures > 0 {
             anyhow::bail!("{failures} step(s) of the call failed");
         }

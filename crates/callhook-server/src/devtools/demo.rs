@@ -12,7 +12,7 @@ use callhook_graph::{Cloud, Credential, GraphClient};
 
 use super::output::{Printer, say};
 use super::simulate::{Audience, ScenarioSet, Simulator, render};
-use super::{bot, graph, issuer};
+use super::{LocalPlatform, bot, issuer};
 use crate::config::Config;
 
 /// The bot's app id in the demo.
@@ -77,16 +77,10 @@ pub struct DemoOutcome {
 /// Runs the demo, printing to standard output. Must run inside an actix system.
 pub async fn run(options: DemoOptions) -> Result<DemoOutcome, DemoError> {
     let printer = Printer::for_stdout();
-    let issuer = issuer::start(TcpListener::bind("127.0.0.1:0")?)?;
-    let issuer_handle = issuer.server.handle();
-    actix_web::rt::spawn(issuer.server);
-
-    let graph = graph::start(TcpListener::bind("127.0.0.1:0")?)?;
-    let graph_handle = graph.server.handle();
-    actix_web::rt::spawn(graph.server);
+    let platform = LocalPlatform::start()?;
     let graph_client = GraphClient::builder(DEMO_APP_ID, Credential::secret(DEMO_SECRET))
         .cloud(
-            Cloud::custom(&graph.url, &graph.url)
+            Cloud::custom(&platform.graph_url, &platform.graph_url)
                 .map_err(|error| DemoError::Graph(error.to_string()))?,
         )
         .tenant(DEMO_TENANT)
@@ -103,11 +97,11 @@ pub async fn run(options: DemoOptions) -> Result<DemoOutcome, DemoError> {
     let emea_url = format!("{emea_origin}/api/calls");
 
     let amer = Config::from_toml_str(&deployment_toml(
-        &issuer.openid_configuration_url,
+        &platform.openid_configuration_url,
         "[routing]\nregion = \"amer\"\n",
     ))?;
     let emea = Config::from_toml_str(&deployment_toml(
-        &issuer.openid_configuration_url,
+        &platform.openid_configuration_url,
         &format!(
             "[routing]\nregion = \"emea\"\n[routing.deployments]\namer = \"{amer_url}\"\n\
              [[routing.rules]]\ncaller_region = \"amer\"\nregion = \"amer\"\n\
@@ -128,7 +122,7 @@ pub async fn run(options: DemoOptions) -> Result<DemoOutcome, DemoError> {
             "  issuer  {}\n  emea    {emea_url}   (routes callers from amer to amer; partition {DEMO_PARTITION})\n  \
              amer    {amer_url}\n  bot     {}   (behind emea; answers calls through the local Graph)\n  \
              graph   {}   (token endpoint and call actions)",
-            issuer.openid_configuration_url, bot.url, graph.url
+            platform.openid_configuration_url, bot.url, platform.graph_url
         )),
     ));
 
@@ -141,7 +135,7 @@ pub async fn run(options: DemoOptions) -> Result<DemoOutcome, DemoError> {
             tenant: DEMO_TENANT.to_owned(),
         },
     )?
-    .with_graph(graph.recorder.clone());
+    .with_graph(platform.graph.clone());
     let mut outcome = DemoOutcome {
         passed: 0,
         failed: 0,
@@ -185,8 +179,7 @@ pub async fn run(options: DemoOptions) -> Result<DemoOutcome, DemoError> {
     emea_server.stop(true).await;
     amer_server.stop(true).await;
     bot_handle.stop(true).await;
-    graph_handle.stop(true).await;
-    issuer_handle.stop(true).await;
+    platform.stop().await;
     Ok(outcome)
 }
 
