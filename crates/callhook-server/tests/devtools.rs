@@ -38,7 +38,7 @@ fn the_demo_plays_the_whole_tour_and_every_verdict_is_ok() {
         .unwrap();
     let shown = text(&output);
     assert!(output.status.success(), "{shown}");
-    assert!(shown.contains("17 passed, 0 failed"), "{shown}");
+    assert!(shown.contains("18 passed, 0 failed"), "{shown}");
     assert!(!shown.contains("FAIL"), "{shown}");
     // The bot behind `emea` answered the call through the local Graph, naming emea's partition, and
     // the call's later notifications went to that callbackUri.
@@ -59,7 +59,7 @@ fn the_demo_plays_the_whole_tour_and_every_verdict_is_ok() {
         .lines()
         .filter(|line| line.trim_start().starts_with("POST") && line.contains("/api/calls/emea-0"))
         .count();
-    assert_eq!(to_the_partition, 4, "{shown}");
+    assert_eq!(to_the_partition, 5, "{shown}");
     // The contract's tour: legacy → 204 → Graph re-send → 202; another region → 302 then 202 there;
     // a forged token → 401.
     let statuses: Vec<&str> = shown
@@ -74,7 +74,7 @@ fn the_demo_plays_the_whole_tour_and_every_verdict_is_ok() {
         statuses,
         [
             "204", "202", // incoming-call
-            "202", "202", "202", "202", "202", // answered-call
+            "202", "202", "202", "202", "202", "202", // answered-call
             "302", "202", // other-region
             "202", "202", "202", "202", "202", // call-lifecycle
             "401", "401", "401", "401" // attacks
@@ -303,6 +303,6 @@ async fn simulate_plays_graph_only_when_asked_and_fails_a_bot_that_never_answers
         shown.contains("the bot sent no answer through Graph within 1.0 s"),
         "{shown}"
     );
-    assert!(shown.contains("0 passed, 5 failed"), "{shown}");
+    assert!(shown.contains("0 passed, 6 failed"), "{shown}");
     callhook.stop().await;
 }

@@ -177,10 +177,17 @@ async fn a_bot_that_answers_in_time_gets_the_calls_later_notifications_at_its_ca
     assert_eq!(graph.action, "answer");
     assert!(graph.after.is_some());
     assert!(graph.callback_uri.as_deref().unwrap().ends_with("/owner"));
-    // The incoming call at the webhook, the four later notifications at the callbackUri.
+    // The incoming call at the webhook, the five later notifications at the callbackUri.
     assert_eq!(
         received,
-        ["/api/calls", "/owner", "/owner", "/owner", "/owner"]
+        [
+            "/api/calls",
+            "/owner",
+            "/owner",
+            "/owner",
+            "/owner",
+            "/owner"
+        ]
     );
     let answers = recorder.requests();
     assert_eq!(answers.len(), 1);
@@ -203,7 +210,7 @@ async fn an_answer_without_a_callback_uri_fails_and_nothing_is_sent_to_a_callbac
         "{report:?}"
     );
     assert!(failure(&report, 1).contains("never answered"), "{report:?}");
-    assert_eq!(report.failures(), 5);
+    assert_eq!(report.failures(), 6);
     assert_eq!(received, ["/api/calls"]);
 }
 
