@@ -67,6 +67,22 @@ pub enum Refusal {
         /// What went wrong.
         reason: String,
     },
+    /// The shared de-duplication store could not say whether the id was delivered (Redis is
+    /// unreachable under `on_store_error = "retry"`, or another instance's delivery of the id is
+    /// still in flight).
+    #[error("{reason}")]
+    DedupUnavailable {
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+impl From<crate::shared_dedup::SharedDedupError> for Refusal {
+    fn from(error: crate::shared_dedup::SharedDedupError) -> Self {
+        Self::DedupUnavailable {
+            reason: error.to_string(),
+        }
+    }
 }
 
 impl Refusal {
@@ -82,6 +98,7 @@ impl Refusal {
             Self::BadRequest { .. } => "bad_request",
             Self::Misdirected { .. } => "misdirected",
             Self::SinkUnavailable { .. } | Self::SinkFailed { .. } => "sink_failed",
+            Self::DedupUnavailable { .. } => "dedup_unavailable",
         }
     }
 
@@ -106,6 +123,7 @@ impl Refusal {
             Self::Misdirected { .. } => "Misdirected request",
             Self::SinkUnavailable { .. } => "Bot unavailable",
             Self::SinkFailed { .. } => "Bot failed",
+            Self::DedupUnavailable { .. } => "De-duplication store unavailable",
         }
     }
 }
@@ -118,7 +136,9 @@ impl ResponseError for Refusal {
                 .and_then(|answer| StatusCode::from_u16(answer.status()).ok())
                 .unwrap_or(StatusCode::UNAUTHORIZED),
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::SinkUnavailable { .. } | Self::SinkBusy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::SinkUnavailable { .. }
+            | Self::SinkBusy { .. }
+            | Self::DedupUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::BadRequest { .. } | Self::AmbiguousFraming => StatusCode::BAD_REQUEST,
             Self::Misdirected { .. } => StatusCode::MISDIRECTED_REQUEST,
@@ -140,7 +160,9 @@ impl ResponseError for Refusal {
                 .body(answer.problem_json());
         }
         match self {
-            Self::SinkUnavailable { .. } | Self::SinkBusy { .. } => {
+            Self::SinkUnavailable { .. }
+            | Self::SinkBusy { .. }
+            | Self::DedupUnavailable { .. } => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS));
             }
             // The rest of the request was not read (or cannot be trusted to frame the next one):

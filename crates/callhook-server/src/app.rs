@@ -20,9 +20,11 @@ use tokio::sync::Notify;
 
 use crate::answer::Refusal;
 use crate::config::Config;
+use crate::config::DedupStoreKind;
 use crate::connection::RequestPhase;
 use crate::dedup::{DedupStore, Once};
 use crate::metrics::Metrics;
+use crate::shared_dedup::SharedDedup;
 use crate::sink::{Delivery, DeliveryPermit, Sink, SinkBuildError, SinkError};
 
 /// The platform's headers as parsed names, so that a lookup parses no name (the protocol crate's
@@ -46,6 +48,8 @@ pub struct AppState {
     /// Message ids of deliveries that reached the sink. Concurrent requests with the same id wait on
     /// the same delivery; a failed delivery is forgotten so that the platform's retry delivers.
     dedup: Arc<DedupStore>,
+    /// The store shared with other instances, when `[dedup] store = "redis"`.
+    shared_dedup: Option<Arc<SharedDedup>>,
     metrics: Metrics,
     next_request_id: AtomicU64,
     in_flight: InFlight,
@@ -144,6 +148,9 @@ pub enum StateError {
     /// The verification settings of `[auth]` were refused.
     #[error(transparent)]
     Auth(#[from] crate::config::AuthSectionError),
+    /// The shared de-duplication store could not be set up.
+    #[error(transparent)]
+    SharedDedup(#[from] crate::shared_dedup::SharedDedupSetupError),
 }
 
 impl AppState {
@@ -153,12 +160,24 @@ impl AppState {
             config.server.dedup_capacity,
             Duration::from_secs(config.server.dedup_window_secs),
         )?);
+        let shared_dedup = match config.dedup.store {
+            DedupStoreKind::Memory => None,
+            DedupStoreKind::Redis => Some(Arc::new(SharedDedup::new(
+                &config.dedup,
+                Duration::from_secs(config.server.dedup_window_secs),
+            )?)),
+        };
         Ok(Self {
             webhook_path: config.server.webhook_path.clone(),
             live: ArcSwap::from_pointee(Live::build(config.clone(), Arc::clone(&authenticator))?),
-            metrics: Metrics::new(Arc::clone(&authenticator), Arc::clone(&dedup)),
+            metrics: Metrics::new(
+                Arc::clone(&authenticator),
+                Arc::clone(&dedup),
+                shared_dedup.clone(),
+            ),
             keys: authenticator,
             dedup,
+            shared_dedup,
             next_request_id: AtomicU64::new(1),
             in_flight: InFlight::default(),
             tasks: Mutex::new(Vec::new()),
@@ -283,6 +302,7 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
             "server.dedup_window_secs",
             server.dedup_window_secs != new_server.dedup_window_secs,
         ),
+        ("dedup", old.dedup != new.dedup),
         (
             "auth.openid_configuration",
             auth.openid_configuration != new_auth.openid_configuration,
@@ -436,9 +456,13 @@ async fn healthz(state: web::Data<AppState>) -> HttpResponse {
 
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     if state.keys.key_status().ready {
-        HttpResponse::Ok()
-            .content_type("text/plain")
-            .body("ready\n")
+        let body = match &state.shared_dedup {
+            // Ready either way: an unreachable store changes what deliveries do, as configured,
+            // and every instance shares it, so taking this one out of rotation would help nobody.
+            Some(shared) => format!("ready\n{}\n", shared.status_line()),
+            None => "ready\n".to_owned(),
+        };
+        HttpResponse::Ok().content_type("text/plain").body(body)
     } else {
         HttpResponse::ServiceUnavailable()
             .insert_header((header::RETRY_AFTER, crate::answer::RETRY_AFTER_SECS))
@@ -756,14 +780,27 @@ async fn deliver_once(
         deliver(state, live, delivery, permit).await?;
         return Ok(Accepted::Delivered);
     };
-    let once = state
-        .dedup
-        .deliver_once(
-            message_id,
-            || admit(state, live, Some(message_id)),
-            |permit| deliver(state, live, delivery, permit),
-        )
-        .await?;
+    let once = match &state.shared_dedup {
+        Some(shared) => {
+            shared
+                .deliver_once(
+                    message_id,
+                    || admit(state, live, Some(message_id)),
+                    |permit| deliver(state, live, delivery, permit),
+                )
+                .await?
+        }
+        None => {
+            state
+                .dedup
+                .deliver_once(
+                    message_id,
+                    || admit(state, live, Some(message_id)),
+                    |permit| deliver(state, live, delivery, permit),
+                )
+                .await?
+        }
+    };
     match once {
         Once::Delivered => Ok(Accepted::Delivered),
         Once::Duplicate => {

@@ -46,6 +46,9 @@ pub struct Config {
     /// `[sink]`: where verified notifications go.
     #[serde(default)]
     pub sink: SinkConfig,
+    /// `[dedup]`: where delivered ids are remembered, in this process or shared through Redis.
+    #[serde(default)]
+    pub dedup: DedupConfig,
     /// What checking `[routing]` and `[partition]` built.
     #[serde(skip)]
     built: Built,
@@ -254,6 +257,64 @@ pub fn auth_key(setting: Setting) -> &'static str {
     }
 }
 
+/// `[dedup]`: the de-duplication store.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DedupConfig {
+    /// `"memory"` (this process, sized by `server.dedup_capacity`) or `"redis"` (shared by every
+    /// instance that names the same Redis and key prefix).
+    pub store: DedupStoreKind,
+    /// The Redis URL: `redis://host:port[/db]`, or `rediss://` for TLS.
+    pub url: Option<String>,
+    /// The prefix of every key callhook writes.
+    pub key_prefix: String,
+    /// How long connecting to Redis may take.
+    pub connect_timeout_ms: u64,
+    /// How long one Redis command may take.
+    pub command_timeout_ms: u64,
+    /// How long a delivery's claim lives; longer than the longest delivery (`sink.timeout_ms` and
+    /// the in-flight wait), so that a live delivery never loses its claim.
+    pub claim_ttl_ms: u64,
+    /// What to do when Redis is unreachable: `"deliver"` (at least once) or `"retry"` (503).
+    pub on_store_error: OnStoreError,
+}
+
+impl Default for DedupConfig {
+    fn default() -> Self {
+        Self {
+            store: DedupStoreKind::Memory,
+            url: None,
+            key_prefix: "callhook:dedup:".to_owned(),
+            connect_timeout_ms: 1_000,
+            command_timeout_ms: 500,
+            claim_ttl_ms: 30_000,
+            on_store_error: OnStoreError::Deliver,
+        }
+    }
+}
+
+/// `dedup.store`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DedupStoreKind {
+    /// In this process.
+    #[default]
+    Memory,
+    /// In Redis, shared by instances.
+    Redis,
+}
+
+/// `dedup.on_store_error`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnStoreError {
+    /// Deliver without the shared check: at least once.
+    #[default]
+    Deliver,
+    /// Answer 503 with `Retry-After`: the platform retries.
+    Retry,
+}
+
 /// `[protocol]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -365,6 +426,52 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl Config {
+    /// The problems of `[dedup]`.
+    fn dedup_problems(&self, problems: &mut Vec<String>) {
+        let dedup = &self.dedup;
+        for (key, value) in [
+            ("dedup.connect_timeout_ms", dedup.connect_timeout_ms),
+            ("dedup.command_timeout_ms", dedup.command_timeout_ms),
+            ("dedup.claim_ttl_ms", dedup.claim_ttl_ms),
+        ] {
+            if value == 0 {
+                problems.push(format!("{key}: expected a positive number, got 0"));
+            }
+        }
+        match (dedup.store, dedup.url.as_deref()) {
+            (DedupStoreKind::Memory, Some(_)) => problems.push(
+                "dedup.url: only used with store = \"redis\"; remove it or set store = \"redis\""
+                    .to_owned(),
+            ),
+            (DedupStoreKind::Redis, None) => problems.push(
+                "dedup.url: required with store = \"redis\", for example \"redis://127.0.0.1:6379\""
+                    .to_owned(),
+            ),
+            (DedupStoreKind::Redis, Some(url)) => {
+                let scheme_ok = url.starts_with("redis://") || url.starts_with("rediss://");
+                if !scheme_ok || redis::Client::open(url).is_err() {
+                    problems.push(
+                        "dedup.url: expected a redis:// or rediss:// URL such as \"redis://127.0.0.1:6379\""
+                            .to_owned(),
+                    );
+                }
+            }
+            (DedupStoreKind::Memory, None) => {}
+        }
+        if dedup.key_prefix.len() > 256 {
+            problems.push("dedup.key_prefix: expected at most 256 bytes".to_owned());
+        }
+        if let SinkConfig::Forward(forward) = &self.sink {
+            if dedup.store == DedupStoreKind::Redis && dedup.claim_ttl_ms <= forward.timeout_ms {
+                problems.push(format!(
+                    "dedup.claim_ttl_ms: expected more than sink.timeout_ms ({}), so that a \
+                     delivery in flight keeps its claim; got {}",
+                    forward.timeout_ms, dedup.claim_ttl_ms
+                ));
+            }
+        }
+    }
+
     /// Loads `file`, then the environment (`CALLHOOK_<SECTION>__<KEY>`, which wins), and validates.
     pub fn load(file: &Path) -> Result<Self, ConfigError> {
         if !file.is_file() {
@@ -457,6 +564,7 @@ impl Config {
             problems
                 .push("server.dedup_capacity: expected a positive number of ids, got 0".to_owned());
         }
+        self.dedup_problems(&mut problems);
         if let Err(error) = self.auth.builder().validate() {
             problems.push(AuthSectionError(error).to_string());
         }

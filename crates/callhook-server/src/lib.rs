@@ -46,6 +46,7 @@ pub mod devtools;
 pub mod logging;
 pub mod metrics;
 pub mod server;
+pub mod shared_dedup;
 pub mod sink;
 pub mod webhook_signature;
 

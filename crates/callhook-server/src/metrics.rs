@@ -9,6 +9,7 @@ use std::sync::Arc;
 use callhook_auth::Authenticator;
 
 use crate::dedup::DedupStore;
+use crate::shared_dedup::SharedDedup;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
@@ -72,15 +73,19 @@ impl Drop for InFlightDelivery {
 }
 
 impl Metrics {
-    /// Registers every metric; `authenticator` provides the key-source counters and `dedup` the
-    /// de-duplication store's figures at scrape time.
-    pub fn new(authenticator: Arc<Authenticator>, dedup: Arc<DedupStore>) -> Self {
+    /// Registers every metric; `authenticator` provides the key-source counters, and `dedup` and
+    /// `shared` (when `[dedup] store = "redis"`) the de-duplication stores' figures at scrape time.
+    pub fn new(
+        authenticator: Arc<Authenticator>,
+        dedup: Arc<DedupStore>,
+        shared: Option<Arc<SharedDedup>>,
+    ) -> Self {
         let mut registry = Registry::with_prefix("callhook");
         let requests = Family::<OutcomeLabels, Counter>::default();
         registry.register(
             "requests",
             "Webhook requests by outcome (accepted, redelivered, duplicate, redirected, \
-             rejected_auth, keys_unavailable, bad_request, misdirected, too_large, sink_failed)",
+             rejected_auth, keys_unavailable, bad_request, misdirected, too_large, sink_failed, dedup_unavailable)",
             requests.clone(),
         );
         let auth_failures = Family::<ReasonLabels, Counter>::default();
@@ -121,7 +126,7 @@ impl Metrics {
             shed.clone(),
         );
         registry.register_collector(Box::new(KeySourceCollector { authenticator }));
-        registry.register_collector(Box::new(ProcessCollector { dedup }));
+        registry.register_collector(Box::new(ProcessCollector { dedup, shared }));
         Self {
             deliveries_in_flight,
             shed,
@@ -221,6 +226,7 @@ impl Collector for KeySourceCollector {
 #[derive(Debug)]
 struct ProcessCollector {
     dedup: Arc<DedupStore>,
+    shared: Option<Arc<SharedDedup>>,
 }
 
 impl Collector for ProcessCollector {
@@ -263,6 +269,33 @@ impl Collector for ProcessCollector {
             let counter = ConstCounter::new(value);
             let metric = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
             counter.encode(metric)?;
+        }
+        if let Some(shared) = &self.shared {
+            let reachable = ConstGauge::new(i64::from(shared.is_reachable()));
+            let metric = encoder.encode_descriptor(
+                "dedup_store_reachable",
+                "1 while the shared de-duplication store (Redis) answers, else 0",
+                None,
+                reachable.metric_type(),
+            )?;
+            reachable.encode(metric)?;
+            for (name, help, value) in [
+                (
+                    "dedup_store_errors",
+                    "Commands to the shared de-duplication store that failed or timed out",
+                    shared.errors(),
+                ),
+                (
+                    "dedup_delivered_without_check",
+                    "Notifications delivered without the shared check because the store was \
+                     unreachable (dedup.on_store_error = \"deliver\")",
+                    shared.delivered_without_check(),
+                ),
+            ] {
+                let counter = ConstCounter::new(value);
+                let metric = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
+                counter.encode(metric)?;
+            }
         }
         Ok(())
     }

@@ -82,6 +82,7 @@ fn the_documented_defaults_are_the_defaults() {
     documented_auth.app_id = defaults.auth.app_id.clone();
     assert_eq!(documented_auth, defaults.auth, "the [auth] defaults");
     assert!(matches!(defaults.sink, SinkConfig::Log));
+    assert_eq!(documented.dedup, defaults.dedup, "the [dedup] defaults");
 }
 
 #[test]
@@ -122,6 +123,7 @@ fn every_key_the_server_accepts_is_documented() {
                 "[sink]\nkind = \"forward\"\nurl = \"http://127.0.0.1:1/\"\n__probe = 1\n{AUTH}"
             ),
         ),
+        ("dedup", format!("[dedup]\n__probe = 1\n{AUTH}")),
     ];
     let mut checked = 0;
     for (section, toml) in probes {
