@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 
 use super::micro::{self, Micro};
 use super::servers::{
-    EndToEnd, FORWARD_LABEL, PLATFORM_LABEL, PlatformCallhook, PlatformResult, ServerKind,
-    ServerResult,
+    EndToEnd, FORWARD_LABEL, PLATFORM_LABEL, PlatformCallhook, PlatformResult, REDIS_LABEL,
+    ServerKind, ServerResult,
 };
 use super::wrk::LoadResult;
 
@@ -114,6 +114,7 @@ impl Report {
         self.synthetic_rows(&mut table);
         self.platform_rows(&mut table);
         self.forward_row(&mut table);
+        self.redis_row(&mut table);
         table.push('\n');
         self.notes(&mut table);
         table
@@ -264,6 +265,42 @@ impl Report {
         }
     }
 
+    fn redis_row(&self, table: &mut String) {
+        let Some(redis) = &self.endtoend.redis else {
+            let _ = writeln!(
+                table,
+                "| {REDIS_LABEL} | reused + new message id | skipped: no redis-server | | | | |"
+            );
+            return;
+        };
+        let rate = redis.load.requests_per_second();
+        let mut ratios = Vec::new();
+        if let Some(memory) = self.platform(ServerKind::Callhook) {
+            ratios.push(format!(
+                "{:.2}× the in-memory store",
+                rate / memory.load.requests_per_second()
+            ));
+        }
+        if let Some(errors) = redis.store_errors
+            && errors > 0
+        {
+            ratios.push(format!(
+                "{} store errors, {} delivered unchecked",
+                thousands(errors),
+                redis.unchecked.map_or_else(|| "n/a".to_owned(), thousands)
+            ));
+        }
+        ratios.push("not a goal".to_owned());
+        load_row(
+            table,
+            REDIS_LABEL,
+            PLATFORM_TOKENS,
+            &redis.load,
+            redis.peak_rss_kib,
+            &ratios.join(", "),
+        );
+    }
+
     fn forward_row(&self, table: &mut String) {
         let Some(forward) = &self.endtoend.forward else {
             return;
@@ -352,6 +389,17 @@ impl Report {
             );
         }
         table.push('\n');
+        if let Some(redis) = &self.endtoend.redis {
+            let _ = writeln!(
+                table,
+                "- **Redis row**: callhook as in the platform row, with `[dedup] store = \"redis\"` \
+                 on a `redis-server` of its own (no persistence) running {bot_core}, beside callhook, \
+                 under the platform's script (a new message id on every request: one `SET NX PX` \
+                 claim and one `PSETEX` confirmation each) for the baselines' length. Its ratio is \
+                 to the platform row's in-memory store. Accepted: {}.",
+                redis.delivered.map_or_else(|| "n/a".to_owned(), thousands),
+            );
+        }
         if let Some(forward) = &self.endtoend.forward {
             let _ = writeln!(
                 table,
@@ -570,7 +618,7 @@ fn thousands(count: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::servers::{Drained, ForwardResult};
+    use super::super::servers::{Drained, ForwardResult, RedisRow};
     use super::*;
 
     fn load(requests_per_second: u64, p99_us: f64) -> LoadResult {
@@ -686,6 +734,13 @@ mod tests {
                     peak_rss_kib: Some(12_000),
                     bot_peak_rss_kib: Some(5_000),
                     delivered: Some(450_001),
+                }),
+                redis: Some(RedisRow {
+                    load: load(40_000, 1_500.0),
+                    peak_rss_kib: Some(30_000),
+                    delivered: Some(400_001),
+                    store_errors: Some(0),
+                    unchecked: Some(0),
                 }),
             },
             connections: 32,
@@ -874,6 +929,16 @@ mod tests {
         );
         assert!(
             table.contains("Deliveries counted by callhook: 450,001"),
+            "{table}"
+        );
+        assert!(
+            table.contains(&format!(
+                "| {REDIS_LABEL} | reused + new message id | 40000 req/s |"
+            )),
+            "{table}"
+        );
+        assert!(
+            table.contains("| 0.50× the in-memory store, not a goal |"),
             "{table}"
         );
         assert!(

@@ -57,6 +57,7 @@ const RUN_NOOP: u32 = 1;
 const RUN_JWT: u32 = 2;
 const RUN_WARM_UP: u32 = 3;
 const RUN_PLATFORM: u32 = 4;
+const RUN_REDIS: u32 = 5;
 
 /// The servers under load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +91,10 @@ impl ServerKind {
 /// The table's name of callhook under the platform's script.
 pub(crate) const PLATFORM_LABEL: &str =
     "callhook serve: defaults (log sink, log `info`), stderr → drained pipe";
+
+/// The table's name of callhook with the Redis store under the platform's script.
+pub(crate) const REDIS_LABEL: &str =
+    "callhook serve: defaults + `[dedup] store = \"redis\"`, stderr → drained pipe";
 
 /// The table's name of callhook with the forward sink.
 pub(crate) const FORWARD_LABEL: &str =
@@ -154,6 +159,20 @@ pub(crate) struct ForwardResult {
     pub(crate) delivered: Option<u64>,
 }
 
+/// callhook with the shared de-duplication store, under the platform's script.
+#[derive(Debug, Clone)]
+pub(crate) struct RedisRow {
+    pub(crate) load: LoadResult,
+    /// callhook's peak RSS, in KiB.
+    pub(crate) peak_rss_kib: Option<u64>,
+    /// `callhook_requests_total{outcome="accepted"}` after the run.
+    pub(crate) delivered: Option<u64>,
+    /// `callhook_dedup_store_errors_total` after the run.
+    pub(crate) store_errors: Option<u64>,
+    /// `callhook_dedup_delivered_without_check_total` after the run.
+    pub(crate) unchecked: Option<u64>,
+}
+
 /// Everything the end-to-end part measured.
 #[derive(Debug, Clone)]
 pub(crate) struct EndToEnd {
@@ -163,6 +182,8 @@ pub(crate) struct EndToEnd {
     pub(crate) platform: Vec<PlatformResult>,
     /// The forward sink.
     pub(crate) forward: Option<ForwardResult>,
+    /// The Redis store; `None` when `redis-server` is not installed.
+    pub(crate) redis: Option<RedisRow>,
 }
 
 /// Which core the server gets and which the load generator gets.
@@ -317,11 +338,27 @@ pub(crate) fn run_all(
         forward.load.requests_per_second(),
         forward.load.p99_us / 1000.0,
     );
+    eprintln!("\n==> load: {REDIS_LABEL}");
+    let redis = if has_redis_server() {
+        let row = bench
+            .platform_redis()
+            .with_context(|| format!("end-to-end run of {REDIS_LABEL}"))?;
+        eprintln!(
+            "    platform script: {:.0} req/s, p99 {:.2} ms",
+            row.load.requests_per_second(),
+            row.load.p99_us / 1000.0,
+        );
+        Some(row)
+    } else {
+        eprintln!("    skipped: redis-server is not installed (`cargo xtask ci` installs it)");
+        None
+    };
     drop(issuer);
     Ok(EndToEnd {
         servers,
         platform,
         forward: Some(forward),
+        redis,
     })
 }
 
@@ -530,6 +567,87 @@ impl Bench<'_> {
                 warm_up_secs: settings.warm_up_secs,
             }),
         })
+    }
+
+    /// callhook as in the platform row, with `[dedup] store = "redis"` on a `redis-server` of
+    /// its own (on the server's core, as a sidecar would share a small host), under the platform's
+    /// script for the baselines' length: a new message id on every request, so every request
+    /// claims and confirms a key.
+    fn platform_redis(&self) -> Result<RedisRow> {
+        let settings = self.settings;
+        let redis_address = free_address()?;
+        let redis_dir = self.scratch.join("redis");
+        std::fs::create_dir_all(&redis_dir)?;
+        let port = redis_address.port().to_string();
+        let dir = redis_dir.to_string_lossy();
+        let redis = ServerProcess::spawn(
+            self.cores.pinned_to_server_core(
+                "redis-server",
+                &[
+                    "--port",
+                    &port,
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    &dir,
+                ],
+            ),
+            &self.scratch.join("redis.log"),
+        )?;
+        redis.wait_until_listening(redis_address, false)?;
+
+        let address = free_address()?;
+        let config = self.write_config(
+            "callhook-redis.toml",
+            &callhook_config(
+                address,
+                &self.openid,
+                &Setup::PlatformRedis {
+                    redis: redis_address,
+                },
+            ),
+        )?;
+        let config = config.to_string_lossy();
+        let log = self.scratch.join("callhook-redis.log");
+        let server = ServerProcess::spawn_drained(
+            self.callhook(&["serve", "--config", &config]),
+            &log,
+            &self.scratch.join("callhook-redis.stdout.log"),
+            self.cores.generator_core(),
+        )?;
+        server.wait_until_listening(address, true)?;
+        check_answers(address, self.tokens, true, &log)?;
+        let mode = TokenMode::ReusedWithMessageIds {
+            token: self.tokens.reused.as_str(),
+            run: RUN_REDIS,
+        };
+        let load = self.load(
+            address,
+            "platform-redis.lua",
+            &mode,
+            settings.platform_baseline_secs,
+            None,
+        )?;
+        let peak_rss_kib = server.peak_rss_kib();
+        let text = fetch(address, "/metrics").ok();
+        let read = |name: &str, labels: &[(&str, &str)]| {
+            text.as_deref()
+                .and_then(|text| metrics::sum(text, name, labels))
+        };
+        let row = RedisRow {
+            load,
+            peak_rss_kib,
+            delivered: read(metrics::REQUESTS, &[("outcome", "accepted")]),
+            store_errors: read("callhook_dedup_store_errors_total", &[]),
+            unchecked: read("callhook_dedup_delivered_without_check_total", &[]),
+        };
+        drop(server);
+        drop(redis);
+        Ok(row)
     }
 
     /// callhook forwarding every notification to a bot: the no-op handler, which answers 202 to any
@@ -823,10 +941,16 @@ enum Setup {
     Platform,
     /// As `Synthetic`, with the forward sink posting to the bot at this address.
     Forward { bot: SocketAddr },
+    /// As `Platform`, with the de-duplication store in the Redis at this address.
+    PlatformRedis { redis: SocketAddr },
 }
 
 /// callhook's configuration file for `setup`, listening on `address`, keys from `openid`.
 fn callhook_config(address: SocketAddr, openid: &str, setup: &Setup) -> String {
+    if let Setup::PlatformRedis { redis } = setup {
+        let platform = callhook_config(address, openid, &Setup::Platform);
+        return format!("{platform}\n[dedup]\nstore = \"redis\"\nurl = \"redis://{redis}\"\n");
+    }
     if matches!(setup, Setup::Platform) {
         // `webhook_path` is left to its default, `/api/calls`: the answers checked before the
         // run would fail if that ever changed. The key fetch's retry delays are left to theirs
@@ -844,7 +968,9 @@ fn callhook_config(address: SocketAddr, openid: &str, setup: &Setup) -> String {
     }
     let sink = match setup {
         Setup::Forward { bot } => format!("kind = \"forward\"\nurl = \"http://{bot}{BOT_PATH}\"\n"),
-        Setup::Synthetic | Setup::Platform => "kind = \"log\"\n".to_owned(),
+        Setup::Synthetic | Setup::Platform | Setup::PlatformRedis { .. } => {
+            "kind = \"log\"\n".to_owned()
+        }
     };
     format!(
         "# Generated by `cargo xtask bench`.\n\
@@ -862,6 +988,16 @@ fn callhook_config(address: SocketAddr, openid: &str, setup: &Setup) -> String {
          [sink]\n\
          {sink}"
     )
+}
+
+/// Whether `redis-server` runs here.
+fn has_redis_server() -> bool {
+    Command::new("redis-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
 }
 
 /// A free port on 127.0.0.1 (released at once; nothing else here binds ports meanwhile).
