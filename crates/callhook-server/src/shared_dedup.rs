@@ -3,7 +3,7 @@
 //! # Claim, then confirm
 //!
 //! A delivery id becomes one key, `{key_prefix}{SHA-256 of the id, base64url}`, so that a hostile
-//! 8 KiB id costs the same 59-byte key as any other and never reaches a Redis command as text.
+//! 8 KiB id costs the same 58-byte key (with the default prefix) as any other and never reaches a Redis command as text.
 //!
 //! 1. **Claim.** `SET key claimed:{instance}:{nonce} NX PX claim_ttl`: one instance wins; the claim
 //!    expires by itself if that instance dies mid-delivery, so the platform's retry is delivered.

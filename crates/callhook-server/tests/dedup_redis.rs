@@ -315,6 +315,15 @@ fn bad_dedup_settings_are_refused_naming_the_key() {
             error.problems()
         );
     }
+    // TLS is named by the URL's scheme.
+    let tls = callhook_server::config::Config::from_toml_str(&format!(
+        "{auth}[dedup]\nstore = \"redis\"\nurl = \"rediss://:secret@redis.example.com:6380/2\"\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        tls.dedup.store,
+        callhook_server::config::DedupStoreKind::Redis
+    );
     let error = callhook_server::config::Config::from_toml_str(&format!(
         "{auth}[sink]\nkind = \"forward\"\nurl = \"http://127.0.0.1:1/\"\ntimeout_ms = 5000\n\
          [dedup]\nstore = \"redis\"\nurl = \"redis://127.0.0.1:6379\"\nclaim_ttl_ms = 5000\n"
