@@ -30,11 +30,12 @@ pub(crate) fn run() -> Result<()> {
         ]),
     )?;
     // The shared de-duplication tests run against a real redis-server; with it installed they
-    // fail rather than skip.
+    // fail rather than skip. (Not a `CALLHOOK_` name: callhook reads those as configuration, and
+    // the tests' servers inherit the environment.)
     let redis = ensure_redis_server();
     let require_redis = |mut command: std::process::Command| {
         if redis {
-            command.env("CALLHOOK_REQUIRE_REDIS", "1");
+            command.env("XTASK_REQUIRE_REDIS", "1");
         }
         command
     };

@@ -3,7 +3,7 @@
 //! under each `on_store_error`; Redis restarted and the instances recovering by themselves.
 //!
 //! `redis-server` comes from Debian's package; `cargo xtask ci` installs it when missing and sets
-//! `CALLHOOK_REQUIRE_REDIS=1`, so that CI fails rather than skips. Elsewhere, without it, each test
+//! `XTASK_REQUIRE_REDIS=1`, so that CI fails rather than skips. Elsewhere, without it, each test
 //! prints one line saying it skipped.
 #![allow(
     clippy::unwrap_used,
@@ -41,8 +41,8 @@ impl Redis {
             .is_ok_and(|status| status.success());
         if !found {
             assert!(
-                std::env::var_os("CALLHOOK_REQUIRE_REDIS").is_none(),
-                "CALLHOOK_REQUIRE_REDIS is set but redis-server is not installed"
+                std::env::var_os("XTASK_REQUIRE_REDIS").is_none(),
+                "XTASK_REQUIRE_REDIS is set but redis-server is not installed"
             );
             eprintln!("skipped: redis-server is not installed (cargo xtask ci installs it)");
             return None;
