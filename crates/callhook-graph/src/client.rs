@@ -246,8 +246,18 @@ impl GraphClient {
     ///
     /// # Errors
     ///
-    /// [`GraphError::Token`] when none could be had.
+    /// [`GraphError::InvalidRequest`] for a tenant that is not one URL path segment,
+    /// [`GraphError::Token`] when no token could be had.
     pub async fn app_token(&self, tenant: &str) -> Result<AppToken, GraphError> {
+        if !is_path_safe(tenant) {
+            return Err(GraphError::InvalidRequest {
+                action: "token",
+                problem: format!(
+                    "tenant `{}` is not a tenant id or domain name",
+                    tenant.escape_debug()
+                ),
+            });
+        }
         self.inner
             .tokens
             .token(tenant)

@@ -473,6 +473,11 @@ async fn bad_requests_are_refused_before_anything_is_sent() {
         .await
         .unwrap_err();
     assert!(error.to_string().contains("tenant"), "{error}");
+    let error = graph.app_token("../../common").await.unwrap_err();
+    assert!(
+        matches!(error, GraphError::InvalidRequest { .. }),
+        "{error:?}"
+    );
     // The platform sends notifications only to https.
     let error = graph
         .answer(

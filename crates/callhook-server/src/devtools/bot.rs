@@ -64,7 +64,11 @@ async fn notification(
     let tenant = header(forward_headers::TENANT).unwrap_or_default();
     let callback_uri = header(forward_headers::CALLBACK_URI);
     for call in IncomingCall::all(&notifications, arrived) {
-        let call = call.or_tenant(&tenant);
+        let call = if tenant.is_empty() {
+            call
+        } else {
+            call.or_tenant(&tenant)
+        };
         let Some(callback_uri) = callback_uri.clone() else {
             tracing::warn!(
                 call_id = call.call_id(),
