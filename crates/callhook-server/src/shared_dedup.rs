@@ -65,6 +65,8 @@ pub struct SharedDedupSetupError(String);
 /// The shared store.
 pub struct SharedDedup {
     connection: ConnectionManager,
+    /// The compare-and-delete of a failed delivery's claim, hashed once.
+    release: Script,
     prefix: String,
     window: Duration,
     claim_ttl: Duration,
@@ -120,6 +122,7 @@ impl SharedDedup {
             .map_err(|error| SharedDedupSetupError(error.to_string()))?;
         Ok(Self {
             connection,
+            release: Script::new(RELEASE),
             prefix: config.key_prefix.clone(),
             window,
             claim_ttl: Duration::from_millis(config.claim_ttl_ms),
@@ -343,10 +346,9 @@ impl SharedDedup {
     }
 
     async fn release(&self, key: &str, claim: &str) {
-        let script = Script::new(RELEASE);
         let result: Result<i64, String> = self
             .run(|mut connection| {
-                let mut invocation = script.key(key);
+                let mut invocation = self.release.key(key);
                 invocation.arg(claim);
                 async move { invocation.invoke_async(&mut connection).await }
             })
