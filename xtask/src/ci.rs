@@ -32,7 +32,8 @@ pub(crate) fn run() -> Result<()> {
     // The shared de-duplication tests run against a real redis-server; with it installed they
     // fail rather than skip. (Not a `CALLHOOK_` name: callhook reads those as configuration, and
     // the tests' servers inherit the environment.)
-    let redis = ensure_redis_server();
+    let redis =
+        crate::util::ensure_debian_package("redis-server", "redis-server", "the Redis tests");
     let require_redis = |mut command: std::process::Command| {
         if redis {
             command.env("XTASK_REQUIRE_REDIS", "1");
@@ -142,32 +143,4 @@ fn free_gib() -> Option<u64> {
         .parse()
         .ok()?;
     Some(available_kib / (1024 * 1024))
-}
-
-/// Installs Debian's `redis-server` when it is missing and apt can install it (as root), within
-/// five minutes; true when `redis-server` is there afterwards. Tests start and stop their own
-/// servers: nothing is left running.
-fn ensure_redis_server() -> bool {
-    if has_program("redis-server", &["--version"]) {
-        return true;
-    }
-    if !has_program("apt-get", &["--version"]) {
-        eprintln!(
-            "xtask ci: redis-server is missing and apt-get is not here: the Redis tests skip"
-        );
-        return false;
-    }
-    let script = "timeout 300 apt-get update -qq && \
-                  DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -qq redis-server";
-    let mut install = std::process::Command::new("sh");
-    install.args(["-c", script]);
-    if let Err(error) = run_step("install redis-server (Debian's package)", install) {
-        eprintln!("xtask ci: {error:#}: the Redis tests skip");
-        return false;
-    }
-    // The package starts a system service; the tests use their own servers on other ports.
-    let _ = std::process::Command::new("sh")
-        .args(["-c", "service redis-server stop >/dev/null 2>&1 || true"])
-        .status();
-    has_program("redis-server", &["--version"])
 }

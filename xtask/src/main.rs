@@ -9,6 +9,7 @@
 
 mod bench;
 mod ci;
+mod cluster;
 mod fuzz;
 mod outside;
 mod util;
@@ -36,6 +37,9 @@ enum Task {
     },
     /// Compiles callhook-auth's framework integrations in apps outside the workspace (a step of `ci`).
     Outside,
+    /// Two regions of callhook behind real nginx, with Redis, played like the platform: redirects,
+    /// callbacks to their owner, retries, a stopped instance and a rolling restart.
+    E2eCluster,
     /// Runs every fuzz target (cargo-fuzz, in `fuzz/`).
     Fuzz {
         /// Seconds per target.
@@ -51,6 +55,7 @@ fn main() -> std::process::ExitCode {
         Task::Bench { quick } => bench::run(quick),
         Task::Outside => outside::run(),
         Task::Fuzz { time } => fuzz::run(time),
+        Task::E2eCluster => cluster::run(),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

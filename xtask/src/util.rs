@@ -64,3 +64,33 @@ fn describe(command: &Command) -> String {
     }
     shown
 }
+
+/// Installs Debian's `package` when `program` is missing and apt can install it (as root), within
+/// five minutes; true when `program` runs afterwards. `needed_by` names what skips without it. A
+/// service the package starts is stopped again: tests start their own servers, on their own ports.
+pub(crate) fn ensure_debian_package(program: &str, package: &str, needed_by: &str) -> bool {
+    if has_program(program, &["-v"]) {
+        return true;
+    }
+    if !has_program("apt-get", &["--version"]) {
+        eprintln!("xtask: {program} is missing and apt-get is not here: {needed_by} skip");
+        return false;
+    }
+    let script = format!(
+        "timeout 300 apt-get update -qq && \
+         DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -qq {package}"
+    );
+    let mut install = Command::new("sh");
+    install.args(["-c", &script]);
+    if let Err(error) = run_step(&format!("install {package} (Debian's package)"), install) {
+        eprintln!("xtask: {error:#}: {needed_by} skip");
+        return false;
+    }
+    let _ = Command::new("sh")
+        .args([
+            "-c",
+            &format!("service {package} stop >/dev/null 2>&1 || true"),
+        ])
+        .status();
+    has_program(program, &["-v"])
+}

@@ -83,6 +83,30 @@ enum Command {
         #[arg(long, value_name = "SECONDS", default_value_t = 15)]
         answer_window_secs: u64,
     },
+    /// The demo's bot on its own: behind `callhook serve`'s forward sink, it answers every incoming
+    /// call through Graph with the callbackUri callhook forwards. Runs until SIGINT or SIGTERM.
+    #[cfg(feature = "dev-tools")]
+    Bot {
+        /// The address to listen on; point `sink.url` at `http://ADDR/notifications`.
+        #[arg(long, default_value = "127.0.0.1:9000")]
+        listen: std::net::SocketAddr,
+        /// The Graph to answer through, as token authority and Graph root: the address of
+        /// `callhook simulate --graph-listen`, as a URL (e.g. <http://127.0.0.1:9090>).
+        #[arg(long, value_name = "URL")]
+        graph_url: String,
+        /// The bot's app id.
+        #[arg(long, default_value = callhook_server::devtools::demo::DEMO_APP_ID)]
+        app_id: String,
+        /// The bot's client secret (the local Graph takes any).
+        #[arg(long, env = "BOT_SECRET", default_value = callhook_server::devtools::demo::DEMO_SECRET)]
+        secret: String,
+        /// The tenant to ask app tokens for when callhook forwards none.
+        #[arg(long, default_value = callhook_server::devtools::demo::DEMO_TENANT)]
+        tenant: String,
+        /// Append the message id of every delivery taken to FILE, before answering it.
+        #[arg(long, value_name = "FILE")]
+        record: Option<PathBuf>,
+    },
     /// The development issuer: serve its OpenID configuration and keys, or mint a token.
     #[cfg(feature = "dev-tools")]
     Issuer {
@@ -153,6 +177,22 @@ fn main() -> ExitCode {
                 answer_window: std::time::Duration::from_secs(answer_window_secs),
             },
         ),
+        #[cfg(feature = "dev-tools")]
+        Command::Bot {
+            listen,
+            graph_url,
+            app_id,
+            secret,
+            tenant,
+            record,
+        } => dev::bot(callhook_server::devtools::bot::BotOptions {
+            listen,
+            graph_url,
+            app_id,
+            secret,
+            tenant,
+            record,
+        }),
         #[cfg(feature = "dev-tools")]
         Command::Issuer { command } => match command {
             IssuerCommand::Serve { listen } => dev::issuer_serve(listen),
@@ -341,6 +381,17 @@ mod dev {
         } else {
             say(&printer.bad(&summary));
             ExitCode::FAILURE
+        }
+    }
+
+    pub(crate) fn bot(options: callhook_server::devtools::bot::BotOptions) -> ExitCode {
+        match actix_web::rt::System::new().block_on(callhook_server::devtools::bot::serve(options))
+        {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("callhook bot: {error}");
+                ExitCode::FAILURE
+            }
         }
     }
 

@@ -20,7 +20,7 @@ pub const DEMO_APP_ID: &str = "00000000-0000-0000-0000-00000000de70";
 /// The caller's tenant in the demo.
 pub const DEMO_TENANT: &str = "11111111-2222-3333-4444-555555555555";
 /// The bot's client secret at the local Graph (which takes any).
-const DEMO_SECRET: &str = "demo-secret";
+pub const DEMO_SECRET: &str = "demo-secret";
 /// The partition of the `emea` deployment.
 pub const DEMO_PARTITION: &str = "emea-0";
 /// The scenarios of the tour, in order.
@@ -86,7 +86,7 @@ pub async fn run(options: DemoOptions) -> Result<DemoOutcome, DemoError> {
         .tenant(DEMO_TENANT)
         .build()
         .map_err(|error| DemoError::Graph(error.to_string()))?;
-    let bot = bot::start(TcpListener::bind("127.0.0.1:0")?, graph_client)?;
+    let bot = bot::start(TcpListener::bind("127.0.0.1:0")?, graph_client, None)?;
     let bot_handle = bot.server.handle();
     actix_web::rt::spawn(bot.server);
 
