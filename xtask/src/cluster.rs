@@ -406,12 +406,22 @@ fn rolling_restart(cluster: &mut Cluster, client: &mut Platform) -> Result<Strin
             lost.len()
         );
     }
-    let slowest = restarts.iter().max().copied().unwrap_or_default();
+    let slowest_drain = restarts
+        .iter()
+        .map(|(drain, _)| *drain)
+        .max()
+        .unwrap_or_default();
+    let slowest_start = restarts
+        .iter()
+        .map(|(_, start)| *start)
+        .max()
+        .unwrap_or_default();
     Ok(format!(
-        "{} instances restarted (slowest {:.1} s, drain and ready); {} notifications, {} retried \
-         after a 5xx or a dropped connection, every one delivered once",
+        "{} instances restarted (drain at most {:.1} s, ready again at most {:.1} s); {} \
+         notifications, {} retried after a 5xx or a dropped connection, every one delivered once",
         restarts.len(),
-        slowest.as_secs_f64(),
+        slowest_drain.as_secs_f64(),
+        slowest_start.as_secs_f64(),
         total.sent,
         total.retried
     ))
@@ -929,9 +939,10 @@ impl Cluster {
         process.terminate()
     }
 
-    fn restart_instance(&mut self, region: usize, instance: usize) -> Result<Duration> {
+    /// Stops and starts an instance: how long it took to drain and exit, and to be ready again.
+    fn restart_instance(&mut self, region: usize, instance: usize) -> Result<(Duration, Duration)> {
         let stopped = self.stop_instance(region, instance)?;
-        Ok(stopped + self.start_instance(region, instance)?)
+        Ok((stopped, self.start_instance(region, instance)?))
     }
 
     /// A token of the development issuer for `tenant`, valid for an hour.
@@ -1253,7 +1264,10 @@ mod tests {
             "upstream callhook_emea { $host }"
         );
         let error = fill_in("a\n${REGION} ${NOPE}", &values).unwrap_err();
-        assert!(error.to_string().contains(":2: no value for ${NOPE}"), "{error}");
+        assert!(
+            error.to_string().contains(":2: no value for ${NOPE}"),
+            "{error}"
+        );
         assert!(fill_in("${REGION", &values).is_err());
         assert_eq!(
             fill_in("  # ${NAME} is ${REGION}\n", &values).unwrap(),

@@ -1,7 +1,7 @@
 //! The app factory and the webhook handler: the contract's table, check by check, in order.
 
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -110,6 +110,10 @@ pub struct ReloadReport {
 struct InFlight {
     count: AtomicUsize,
     idle: Notify,
+    /// Set once a graceful stop began: answers then close their connections.
+    draining: AtomicBool,
+    /// The same, for the connections: an idle one ends at once.
+    drain: tokio::sync::watch::Sender<bool>,
 }
 
 /// Decrements the in-flight count when a request's handling ends, however it ends.
@@ -240,6 +244,24 @@ impl AppState {
             dead.push("key refresh");
         }
         dead
+    }
+
+    /// Begins a graceful stop: from now on every answer closes its connection
+    /// (`Connection: close`) and idle connections end, so that a proxy's kept-alive connections
+    /// end after their current request instead of bringing new ones.
+    pub fn begin_draining(&self) {
+        self.in_flight.draining.store(true, Ordering::SeqCst);
+        self.in_flight.drain.send_replace(true);
+    }
+
+    /// Turns true when a graceful stop begins (for the connections' streams).
+    pub fn draining(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.in_flight.drain.subscribe()
+    }
+
+    /// Whether a graceful stop began.
+    pub fn is_draining(&self) -> bool {
+        self.in_flight.draining.load(Ordering::SeqCst)
     }
 
     /// Waits until no webhook request is being handled, for at most `limit`; returns whether that
@@ -406,6 +428,7 @@ async fn connection_rules(
         phase.request_started();
     }
     let message_id = request.headers().get(MESSAGE_ID).cloned();
+    let state = request.app_data::<web::Data<AppState>>().cloned();
     let headers = request.headers();
     let mut response = if headers.contains_key(header::TRANSFER_ENCODING)
         && headers.contains_key(header::CONTENT_LENGTH)
@@ -423,6 +446,13 @@ async fn connection_rules(
     };
     if let Some(message_id) = message_id {
         response.headers_mut().insert(CLIENT_REQUEST_ID, message_id);
+    }
+    // Read after the handler: a request that began before the drain is answered during it.
+    if state.is_some_and(|state| state.is_draining()) {
+        response
+            .response_mut()
+            .head_mut()
+            .set_connection_type(actix_web::http::ConnectionType::Close);
     }
     if let Some(phase) = phase {
         phase.request_answered();

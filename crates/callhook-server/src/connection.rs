@@ -110,6 +110,17 @@ impl RequestPhase {
         }
     }
 
+    /// Whether the connection is between requests with nothing of the next one read.
+    fn is_idle(&self) -> bool {
+        matches!(
+            self.state.get(),
+            Phase::AwaitingHead {
+                first_byte: None,
+                ..
+            }
+        )
+    }
+
     /// When the head being awaited must be complete, and whether any of it has arrived.
     fn head_deadline(&self) -> Option<(Instant, bool)> {
         match self.state.get() {
@@ -130,7 +141,6 @@ impl RequestPhase {
 }
 
 /// An accepted TCP stream with the header deadline of every request.
-#[derive(Debug)]
 pub struct GuardedStream {
     stream: TcpStream,
     phase: Rc<RequestPhase>,
@@ -138,11 +148,31 @@ pub struct GuardedStream {
     timed_out: bool,
     /// The answer before a refusal was written: the next read ends the connection.
     closing: bool,
+    /// Ready once a graceful stop began: an idle connection then ends at once, instead of
+    /// holding up the stop until its keep-alive runs out.
+    drain: Pin<Box<dyn std::future::Future<Output = ()>>>,
+}
+
+impl std::fmt::Debug for GuardedStream {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("GuardedStream")
+            .field("stream", &self.stream)
+            .field("phase", &self.phase)
+            .field("timed_out", &self.timed_out)
+            .field("closing", &self.closing)
+            .finish_non_exhaustive()
+    }
 }
 
 impl GuardedStream {
-    /// Wraps `stream`, whose request heads must each arrive within `header_timeout`.
-    pub fn new(stream: TcpStream, header_timeout: Duration) -> Self {
+    /// Wraps `stream`, whose request heads must each arrive within `header_timeout`; once
+    /// `draining` turns true, the connection ends as soon as it is idle.
+    pub fn new(
+        stream: TcpStream,
+        header_timeout: Duration,
+        mut draining: tokio::sync::watch::Receiver<bool>,
+    ) -> Self {
         let phase = Rc::new(RequestPhase::new(header_timeout));
         let first_deadline = phase
             .head_deadline()
@@ -153,6 +183,10 @@ impl GuardedStream {
             timer: Box::pin(tokio::time::sleep_until(first_deadline)),
             timed_out: false,
             closing: false,
+            drain: Box::pin(async move {
+                // A dropped sender (the server is gone) ends idle connections too.
+                let _ended = draining.wait_for(|draining| *draining).await;
+            }),
         }
     }
 
@@ -212,6 +246,10 @@ impl AsyncRead for GuardedStream {
                         io::ErrorKind::TimedOut,
                         "the request head missed its deadline",
                     )));
+                }
+                if this.phase.is_idle() && this.drain.as_mut().poll(context).is_ready() {
+                    // The end of the stream: actix-http closes an idle connection that reads it.
+                    return Poll::Ready(Ok(()));
                 }
                 Poll::Pending
             }

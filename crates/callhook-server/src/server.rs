@@ -124,6 +124,12 @@ async fn run(
         // workers' own graceful stop matters: actix-server's accept thread closes the workers'
         // connection channels when it stops, and a worker that sees that before its stop message
         // exits at once, dropping its in-flight requests.
+        //
+        // Connections already open stay open while their requests finish: a proxy in front
+        // (nginx, an ingress) keeps some alive and sends new requests on them. Draining makes every
+        // answer from now on close its connection, so that the proxy opens new connections
+        // instead, which reach another instance, and the in-flight count falls to zero.
+        state.begin_draining();
         handle.pause().await;
         if !state.wait_until_idle(shutdown_timeout).await {
             tracing::warn!(
@@ -218,6 +224,7 @@ fn start_with_state(
         .disable_signals()
         .listen("callhook", listener, move || {
             let app = app(state.clone());
+            let draining = state.draining();
             let http = HttpService::<GuardedStream, _, _>::build()
                 .keep_alive(KEEP_ALIVE)
                 .client_request_timeout(header_timeout)
@@ -230,7 +237,7 @@ fn start_with_state(
             fn_service(move |stream: tokio::net::TcpStream| {
                 let peer = stream.peer_addr().ok();
                 std::future::ready(Ok::<_, actix_http::error::DispatchError>((
-                    GuardedStream::new(stream, header_timeout),
+                    GuardedStream::new(stream, header_timeout, draining.clone()),
                     peer,
                 )))
             })

@@ -313,6 +313,94 @@ async fn sigterm_lets_in_flight_deliveries_finish_and_exits_0() {
     );
 }
 
+/// A proxy in front keeps connections alive and sends new requests on them while an instance
+/// drains. Once the drain begins, an idle connection ends at once, and a connection with a request
+/// in flight ends after its answer, which says `Connection: close`: the proxy takes the next
+/// request elsewhere, and the drain ends with the last in-flight request, not at its timeout.
+#[tokio::test]
+async fn a_drain_ends_idle_connections_and_closes_busy_ones_after_their_answer() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let issuer = Issuer::start().await;
+    let slow_bot = bot(200, Duration::from_millis(4_000)).await;
+    let text = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nshutdown_timeout_secs = 30\n{}[sink]\nkind = \"forward\"\nurl = \"{}/notifications\"\n",
+        auth_section(&issuer.openid_url()),
+        slow_bot.uri()
+    );
+    let (mut server, _file) = spawn_server(&text, &[]);
+    wait_until_ready(&server.base).await;
+    let address = server.base.trim_start_matches("http://").to_owned();
+
+    // An idle kept-alive connection: answered once, then nothing more on it.
+    let mut idle = tokio::net::TcpStream::connect(&address).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nhost: callhook\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = vec![0_u8; 4096];
+    let read = idle.read(&mut answer).await.unwrap();
+    assert!(answer[..read].starts_with(b"HTTP/1.1 200"));
+
+    // A busy kept-alive connection: a delivery in flight for 4 s.
+    let body = payload("incoming-call.json");
+    let mut busy = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /api/calls HTTP/1.1\r\nhost: callhook\r\nauthorization: Bearer {}\r\n\
+         content-type: application/json\r\nx-microsoft-skype-message-id: drain-0\r\n\
+         content-length: {}\r\n\r\n",
+        issuer.token(),
+        body.len()
+    );
+    busy.write_all(head.as_bytes()).await.unwrap();
+    busy.write_all(&body).await.unwrap();
+    for _ in 0..100 {
+        if received(&slow_bot).await.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        received(&slow_bot).await.len(),
+        1,
+        "the delivery is in flight"
+    );
+    send_sigterm(&server.child);
+    wait_for_line(&server, "stopping");
+
+    // The idle connection ends now, not when its keep-alive (5 s) or the delivery (4 s) ends.
+    let ended = tokio::time::timeout(Duration::from_millis(2_500), idle.read(&mut answer)).await;
+    assert!(
+        matches!(ended, Ok(Ok(0))),
+        "the idle connection was not closed when the drain began: {ended:?}"
+    );
+    // The busy one gets its 202, saying that the connection closes, and then ends.
+    let mut received_answer = Vec::new();
+    let read = tokio::time::timeout(
+        Duration::from_secs(20),
+        busy.read_to_end(&mut received_answer),
+    )
+    .await;
+    assert!(matches!(read, Ok(Ok(_))), "{read:?}");
+    let text = String::from_utf8_lossy(&received_answer).to_ascii_lowercase();
+    assert!(text.starts_with("http/1.1 202"), "{text}");
+    assert!(text.contains("\r\nconnection: close\r\n"), "{text}");
+
+    let status = tokio::task::spawn_blocking(move || {
+        let status = server.child.wait().unwrap();
+        (status, server)
+    })
+    .await
+    .unwrap();
+    assert_eq!(status.0.code(), Some(0));
+    let remaining: Vec<String> = status.1.lines.try_iter().collect();
+    assert!(
+        !remaining
+            .iter()
+            .any(|line| line.contains("shutdown timeout")),
+        "the drain ended without its timeout: {remaining:?}"
+    );
+}
+
 fn classify(stdin: &[u8], args: &[&str]) -> Output {
     let mut child = Command::new(CALLHOOK)
         .arg("classify")
