@@ -73,6 +73,7 @@ pub(crate) fn run() -> Result<()> {
         cargo(&["test", "--workspace", "--locked", "--doc"]),
     )?;
     crate::outside::run()?;
+    crate::manifests::run()?;
     // Every feature, as docs.rs builds them: the auth crate's framework integrations are features.
     let mut doc = cargo(&[
         "doc",

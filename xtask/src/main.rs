@@ -10,6 +10,7 @@
 mod bench;
 mod ci;
 mod fuzz;
+mod manifests;
 mod outside;
 mod util;
 
@@ -36,6 +37,8 @@ enum Task {
     },
     /// Compiles callhook-auth's framework integrations in apps outside the workspace (a step of `ci`).
     Outside,
+    /// Checks `deploy/kubernetes/`: Kubernetes schemas, callhook's keys (a step of `ci`).
+    Manifests,
     /// Runs every fuzz target (cargo-fuzz, in `fuzz/`).
     Fuzz {
         /// Seconds per target.
@@ -50,6 +53,7 @@ fn main() -> std::process::ExitCode {
         Task::Ci => ci::run(),
         Task::Bench { quick } => bench::run(quick),
         Task::Outside => outside::run(),
+        Task::Manifests => manifests::run(),
         Task::Fuzz { time } => fuzz::run(time),
     };
     match result {
