@@ -74,6 +74,11 @@ pub(crate) fn run() -> Result<()> {
         cargo(&["test", "--workspace", "--locked", "--doc"]),
     )?;
     crate::outside::run()?;
+    crate::manifests::run()?;
+    // About 10 s once nginx is installed (under a minute with the install), so it runs here
+    // rather than as a step of its own in `.ci/run`.
+    eprintln!("\n==> e2e cluster: cargo xtask e2e-cluster");
+    crate::cluster::run()?;
     // Every feature, as docs.rs builds them: the auth crate's framework integrations are features.
     let mut doc = cargo(&[
         "doc",

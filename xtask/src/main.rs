@@ -11,6 +11,7 @@ mod bench;
 mod ci;
 mod cluster;
 mod fuzz;
+mod manifests;
 mod outside;
 mod util;
 
@@ -40,6 +41,8 @@ enum Task {
     /// Two regions of callhook behind real nginx, with Redis, played like the platform: redirects,
     /// callbacks to their owner, retries, a stopped instance and a rolling restart.
     E2eCluster,
+    /// Checks `deploy/kubernetes/`: Kubernetes schemas, callhook's keys (a step of `ci`).
+    Manifests,
     /// Runs every fuzz target (cargo-fuzz, in `fuzz/`).
     Fuzz {
         /// Seconds per target.
@@ -54,6 +57,7 @@ fn main() -> std::process::ExitCode {
         Task::Ci => ci::run(),
         Task::Bench { quick } => bench::run(quick),
         Task::Outside => outside::run(),
+        Task::Manifests => manifests::run(),
         Task::Fuzz { time } => fuzz::run(time),
         Task::E2eCluster => cluster::run(),
     };
