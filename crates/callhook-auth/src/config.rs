@@ -2,7 +2,7 @@
 //! [`AuthenticatorBuilder`](crate::AuthenticatorBuilder) holds them, and their checks.
 
 use crate::key_source::RefreshPolicy;
-use crate::verify::{DEFAULT_ISSUERS, DEFAULT_LEEWAY_SECS, VerifierConfig};
+use crate::verify::VerifierConfig;
 use std::fmt;
 use std::time::Duration;
 
@@ -128,15 +128,19 @@ impl AuthConfig {
     /// 300 s of leeway, [`RefreshPolicy::default`], 5 s per fetch, 10,000 remembered tokens.
     #[must_use]
     pub fn new(app_id: &str) -> AuthConfig {
+        // The claim settings start from the verifier's defaults, so that those are written once.
+        let VerifierConfig {
+            app_id,
+            issuers,
+            tenants,
+            leeway,
+        } = VerifierConfig::for_app_id(app_id);
         AuthConfig {
-            app_id: app_id.to_owned(),
+            app_id,
             openid_configuration: OPENID_CONFIGURATION_PUBLIC.to_owned(),
-            issuers: DEFAULT_ISSUERS
-                .iter()
-                .map(|issuer| (*issuer).to_owned())
-                .collect(),
-            tenants: Vec::new(),
-            leeway: Duration::from_secs(DEFAULT_LEEWAY_SECS),
+            issuers,
+            tenants,
+            leeway,
             refresh: RefreshPolicy::default(),
             fetch_timeout: Duration::from_secs(5),
             cache_capacity: 10_000,

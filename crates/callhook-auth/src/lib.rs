@@ -95,7 +95,7 @@ pub use key_source::{
     MAXIMUM_KEY_DOCUMENT_BYTES, RefreshPolicy, jwks_uri_of_openid_configuration,
 };
 pub use verify::{
-    DEFAULT_ISSUERS, DEFAULT_LEEWAY_SECS, MAXIMUM_TOKEN_BYTES, Rejection, Verifier, VerifierConfig,
+    DEFAULT_ISSUERS, DEFAULT_LEEWAY, MAXIMUM_TOKEN_BYTES, Rejection, Verifier, VerifierConfig,
 };
 
 #[doc(hidden)]

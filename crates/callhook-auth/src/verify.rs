@@ -17,8 +17,8 @@ pub const DEFAULT_ISSUERS: [&str; 2] = [
     "https://graph.microsoft.com",
 ];
 
-/// The default clock skew allowed on `exp` and `nbf`, in seconds (the industry's 5 minutes).
-pub const DEFAULT_LEEWAY_SECS: u64 = 300;
+/// The default clock skew allowed on `exp` and `nbf` (the industry's 5 minutes).
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(300);
 
 /// The one algorithm this crate verifies, mapped at compile time to ring's PKCS#1 v1.5 SHA-256
 /// verification for 2048- to 8192-bit keys.
@@ -164,7 +164,7 @@ impl Default for VerifierConfig {
                 .map(|issuer| (*issuer).to_owned())
                 .collect(),
             tenants: Vec::new(),
-            leeway: Duration::from_secs(DEFAULT_LEEWAY_SECS),
+            leeway: DEFAULT_LEEWAY,
         }
     }
 }

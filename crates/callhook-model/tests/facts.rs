@@ -10,7 +10,7 @@
     reason = "test helpers fail the test by panicking, and say what they skipped"
 )]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use callhook_model::graph::EnvelopeError;
 use callhook_model::{
@@ -19,6 +19,10 @@ use callhook_model::{
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
+
+#[path = "support/data.rs"]
+mod data;
+use data::json_files;
 
 #[test]
 fn facts_agree_with_the_model_on_every_shape() {
@@ -507,19 +511,6 @@ fn agree(name: &str, model: &CommsNotifications, facts: &Facts<'_>) {
             "{name}: targets"
         );
     }
-}
-
-fn json_files(folder: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
-        .unwrap_or_else(|error| panic!("{}: {error}", folder.display()))
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| {
-            path.extension()
-                .is_some_and(|extension| extension == "json")
-        })
-        .collect();
-    files.sort();
-    files
 }
 
 /// Envelopes shaped like Graph notifications, calls above all, whose members are mostly of the

@@ -8,12 +8,16 @@
     reason = "test helpers fail the test by panicking"
 )]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use callhook_model::graph::{MeetingInfo, Resource, ResourceData};
 use callhook_model::legacy::LegacyNotification;
 use callhook_model::{Call, CommsNotification, CommsNotifications};
 use serde_json::{Map, Value, json};
+
+#[path = "support/data.rs"]
+mod data;
+use data::{file_stem, shape_files as data_files};
 
 #[test]
 fn graph_shapes() {
@@ -313,26 +317,6 @@ fn compare_written(
 
 fn keys(object: &Map<String, Value>) -> Vec<&str> {
     object.keys().map(String::as_str).collect()
-}
-
-fn data_files(kind: &str) -> Vec<PathBuf> {
-    let folder = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(kind);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| {
-            path.extension()
-                .is_some_and(|extension| extension == "json")
-        })
-        .collect();
-    files.sort();
-    files
-}
-
-fn file_stem(file: &Path) -> String {
-    file.file_stem().unwrap().to_string_lossy().into_owned()
 }
 
 fn read_json(file: &Path) -> Value {

@@ -7,37 +7,15 @@
     reason = "test helpers fail the test by panicking"
 )]
 
-use std::path::{Path, PathBuf};
-
 use callhook_protocol::{
     Action, InvalidBody, LegacyPolicy, Negotiation, Protocol, negotiate, verdict,
 };
 use proptest::prelude::*;
 use serde_json::json;
 
-/// The shapes live with the model, which owns them; this crate reads them in place.
-fn model_data(kind: &str) -> Vec<(String, Vec<u8>)> {
-    let folder = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../callhook-model/tests/data")
-        .join(kind);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| {
-            path.extension()
-                .is_some_and(|extension| extension == "json")
-        })
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no data in {}", folder.display());
-    files
-        .into_iter()
-        .map(|path| {
-            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-            (name, std::fs::read(&path).unwrap())
-        })
-        .collect()
-}
+#[path = "../../callhook-model/tests/support/data.rs"]
+mod data;
+use data::shapes as model_data;
 
 /// Negotiates `body` under both policies and checks the protocol and both actions.
 fn check(

@@ -1,11 +1,12 @@
-//! Configuration types, shaped exactly like the `[routing]` and `[partition]` sections of the server's
-//! configuration file so that the server can embed them unchanged.
+//! The settings of a region policy and of a partition: plain data. They deserialize with serde,
+//! refusing unknown fields, so that a program can read them from its own configuration file under
+//! whatever section it chooses (the reference server's `[routing]` and `[partition]`).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// The `[routing]` section: region affinity for new incoming calls.
+/// The settings of a [`RegionPolicy`](crate::RegionPolicy): region affinity for new incoming calls.
 ///
 /// Region names compare case-insensitively everywhere (`AMER` and `amer` are the same region).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -24,7 +25,8 @@ pub struct RoutingConfig {
     pub rules: Vec<RuleConfig>,
 }
 
-/// One `[[routing.rules]]` entry: where to send a new incoming call when every given condition holds.
+/// One of [`RoutingConfig::rules`]: where to send a new incoming call when every given condition
+/// holds.
 ///
 /// A rule needs at least one condition. All comparisons ignore ASCII case.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
@@ -54,7 +56,8 @@ pub struct RuleConfig {
     pub target_id: Option<String>,
 }
 
-/// The `[partition]` section: this instance's identity for per-call callbacks.
+/// The settings of a [`Partition`](crate::Partition): this instance's identity for per-call
+/// callbacks.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PartitionConfig {

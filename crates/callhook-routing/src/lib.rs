@@ -5,12 +5,12 @@
 //! extracts the inputs from the verified token, the headers and the payload, and turns the decisions
 //! into `302 Found`, `421 Misdirected Request` or processing.
 //!
-//! - [`RegionPolicy`] is built from a [`RoutingConfig`] (the `[routing]` section) and decides, for a
+//! - [`RegionPolicy`] is built from a [`RoutingConfig`] and decides, for a
 //!   [`RoutingInput`], whether to handle a notification here or redirect it to another regional
 //!   deployment. Only a new incoming call can be redirected; the `Location` comes from configuration
 //!   only and carries the hop marker [`HOP_MARKER_PARAM`], and a marked request is never redirected
 //!   again. [`RegionPolicy::explain`] says which rule matched and why.
-//! - [`Partition`] is built from a [`PartitionConfig`] (the `[partition]` section) and gives the
+//! - [`Partition`] is built from a [`PartitionConfig`] and gives the
 //!   `callbackUri` a bot names when it answers a call, and decides requests that arrive on
 //!   `{webhook_path}/{partition id}`.
 //!

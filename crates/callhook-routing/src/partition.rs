@@ -7,13 +7,13 @@ use url::Url;
 use crate::config::PartitionConfig;
 use crate::url_rules::{UrlRejection, parse_webhook_url};
 
-/// The contract's default `server.webhook_path`.
+/// The usual webhook path, the reference server's default.
 pub const DEFAULT_WEBHOOK_PATH: &str = "/api/calls";
 
 /// The longest partition id, in characters.
 pub const PARTITION_ID_MAX_CHARS: usize = 64;
 
-/// The placeholder for the partition id in `partition.url_template`.
+/// The placeholder for the partition id in [`PartitionConfig::url_template`].
 pub const URL_TEMPLATE_ID_PLACEHOLDER: &str = "{id}";
 
 /// This instance's partition: its id, its `callbackUri`, and where other partitions live.
@@ -214,7 +214,7 @@ impl PartitionError {
 impl Partition {
     /// Validates `config` and computes this instance's `callbackUri`.
     ///
-    /// `webhook_path` is the server's `server.webhook_path` (default [`DEFAULT_WEBHOOK_PATH`]).
+    /// `webhook_path` is the path the platform posts to (usually [`DEFAULT_WEBHOOK_PATH`]).
     ///
     /// # Errors
     ///
@@ -251,7 +251,7 @@ impl Partition {
         &self.callback_uri
     }
 
-    /// Whether `partition.url_template` is configured.
+    /// Whether [`PartitionConfig::url_template`] is set.
     pub fn has_url_template(&self) -> bool {
         !self.url_template_pieces.is_empty()
     }

@@ -306,7 +306,7 @@ impl PolicyError {
     }
 }
 
-/// A validated `[routing]` configuration, ready to decide.
+/// A validated [`RoutingConfig`], ready to decide.
 ///
 /// Built once at start-up; [`RegionPolicy::decide`] then allocates nothing and cannot panic.
 #[derive(Debug, Clone)]
@@ -418,7 +418,7 @@ impl RegionPolicy {
     /// Decides where a notification belongs. Allocates nothing.
     ///
     /// Order: a notification that is not a new incoming call is handled here; otherwise the first
-    /// matching rule (by position in `routing.rules`) decides; a rule naming this region, or no match,
+    /// matching rule (by position in [`RoutingConfig::rules`]) decides; a rule naming this region, or no match,
     /// means handle here; a redirect is suppressed when the request carries the hop marker.
     ///
     /// Tenant rules are looked up in a map, the other rules are scanned, and the lower of the two

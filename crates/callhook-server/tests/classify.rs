@@ -7,35 +7,14 @@
 )]
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use callhook_protocol::{LegacyPolicy, negotiate};
 use callhook_server::classify::{Summary, classify_bytes};
 use serde_json::{Value, json};
 
-/// The shapes live with the model, which owns them; they are read in place.
-fn model_data(kind: &str) -> Vec<(String, Vec<u8>)> {
-    let folder = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../callhook-model/tests/data")
-        .join(kind);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| {
-            path.extension()
-                .is_some_and(|extension| extension == "json")
-        })
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no data in {}", folder.display());
-    files
-        .into_iter()
-        .map(|path| {
-            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-            (name, std::fs::read(&path).unwrap())
-        })
-        .collect()
-}
+#[path = "../../callhook-model/tests/support/data.rs"]
+mod data;
+use data::shapes as model_data;
 
 /// The printed line of every shape of `kind`, which must be the summary's JSON.
 fn summaries(kind: &str) -> BTreeMap<String, Value> {
