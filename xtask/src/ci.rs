@@ -75,6 +75,7 @@ pub(crate) fn run() -> Result<()> {
     )?;
     crate::outside::run()?;
     crate::manifests::run()?;
+    crate::dockerfile::run()?;
     // About 10 s once nginx is installed (under a minute with the install), so it runs here
     // rather than as a step of its own in `.ci/run`.
     eprintln!("\n==> e2e cluster: cargo xtask e2e-cluster");

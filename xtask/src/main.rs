@@ -10,6 +10,7 @@
 mod bench;
 mod ci;
 mod cluster;
+mod dockerfile;
 mod fuzz;
 mod manifests;
 mod outside;
@@ -43,6 +44,9 @@ enum Task {
     E2eCluster,
     /// Checks `deploy/kubernetes/`: Kubernetes schemas, callhook's keys (a step of `ci`).
     Manifests,
+    /// Lints the Dockerfile (hadolint) and checks it against the binary and the manifests (a step
+    /// of `ci`).
+    Dockerfile,
     /// Runs every fuzz target (cargo-fuzz, in `fuzz/`).
     Fuzz {
         /// Seconds per target.
@@ -58,6 +62,7 @@ fn main() -> std::process::ExitCode {
         Task::Bench { quick } => bench::run(quick),
         Task::Outside => outside::run(),
         Task::Manifests => manifests::run(),
+        Task::Dockerfile => dockerfile::run(),
         Task::Fuzz { time } => fuzz::run(time),
         Task::E2eCluster => cluster::run(),
     };

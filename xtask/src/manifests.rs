@@ -23,13 +23,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use yaml_rust2::{Yaml, YamlLoader};
 
-use crate::util::workspace_root;
+use crate::util::{run_bounded, runs, workspace_root};
 
 /// Where the manifests are, from the workspace root.
 const MANIFESTS_DIR: &str = "deploy/kubernetes";
@@ -350,15 +350,15 @@ fn env_key(name: &str) -> Option<String> {
 }
 
 /// `metadata.name` and friends: a path of mapping keys.
-fn at<'a>(yaml: &'a Yaml, path: &[&str]) -> &'a Yaml {
+pub(crate) fn at<'a>(yaml: &'a Yaml, path: &[&str]) -> &'a Yaml {
     path.iter().fold(yaml, |yaml, key| &yaml[*key])
 }
 
-fn string_at<'a>(yaml: &'a Yaml, path: &[&str]) -> Option<&'a str> {
+pub(crate) fn string_at<'a>(yaml: &'a Yaml, path: &[&str]) -> Option<&'a str> {
     at(yaml, path).as_str()
 }
 
-fn items<'a>(yaml: &'a Yaml, path: &[&str]) -> &'a [Yaml] {
+pub(crate) fn items<'a>(yaml: &'a Yaml, path: &[&str]) -> &'a [Yaml] {
     at(yaml, path).as_vec().map_or(&[], Vec::as_slice)
 }
 
@@ -786,130 +786,22 @@ fn validate_schemas(root: &Path, manifests: &[Manifest]) -> Result<()> {
     Ok(())
 }
 
-/// The Python with the checker: `python3` when it has it, else a virtual environment of the
-/// project's own (`target/xtask-python`), made and filled with pip when missing. A virtual
-/// environment keeps the machine's Python as it is, and works where that Python refuses pip
-/// installs (PEP 668, as Debian's does). Without the `venv` module (Debian without
-/// `python3-venv`), pip installs into `python3` itself. `Err` says why none could be had.
+/// The Python with the checker (see [`crate::util::python_with`]).
 fn checker_python(root: &Path) -> Result<PathBuf, String> {
-    let system = PathBuf::from("python3");
-    if checker_installed(&system) {
-        return Ok(system);
-    }
-    let environment = root.join("target").join("xtask-python");
-    let private = environment.join("bin").join("python");
-    if checker_installed(&private) {
-        return Ok(private);
-    }
-    if !runs(Command::new(&system).arg("--version")) {
-        return Err(format!(
-            "python3 is not here (it would install {CHECKER_PACKAGE})"
-        ));
-    }
-    let mut venv = Command::new(&system);
-    venv.args(["-m", "venv"]).arg(&environment);
-    let mut why = String::new();
-    if private.is_file() || runs(&mut venv) {
-        match pip_install(&private) {
-            Ok(()) => return Ok(private),
-            Err(problem) => why = problem,
-        }
-    }
-    match pip_install(&system) {
-        Ok(()) => Ok(system),
-        Err(problem) if why.is_empty() => Err(problem),
-        Err(problem) => Err(format!("{why}; and into python3: {problem}")),
-    }
-}
-
-/// Installs the checker into `python` with pip, within [`INSTALL_TIMEOUT`]; `Err` is pip's last
-/// line or why it could not run.
-fn pip_install(python: &Path) -> Result<(), String> {
-    let mut install = Command::new(python);
-    install
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-        ])
-        .arg(CHECKER_PACKAGE)
-        // pip's warning about running as root says nothing about this install.
-        .env("PIP_ROOT_USER_ACTION", "ignore");
-    eprintln!(
-        "manifests: installing {CHECKER_PACKAGE} into {} with pip",
-        python.display()
-    );
-    let started = Instant::now();
-    match run_bounded(&mut install, INSTALL_TIMEOUT) {
-        Ok((true, _)) if checker_installed(python) => {
-            eprintln!(
-                "manifests: installed {CHECKER_PACKAGE} ({:.1}s)",
-                started.elapsed().as_secs_f64()
-            );
-            Ok(())
-        }
-        Ok((_, output)) => {
-            let last = output.lines().rev().find(|line| !line.trim().is_empty());
-            Err(format!(
-                "`{} -m pip install {CHECKER_PACKAGE}` failed: {}",
-                python.display(),
-                last.unwrap_or("(no output)").trim()
-            ))
-        }
-        Err(error) => Err(format!(
-            "`{} -m pip install {CHECKER_PACKAGE}`: {error:#}",
-            python.display()
-        )),
-    }
+    crate::util::python_with(
+        root,
+        &crate::util::PipPackage {
+            requirement: CHECKER_PACKAGE,
+            step: "manifests",
+            timeout: INSTALL_TIMEOUT,
+            installed: checker_installed,
+        },
+    )
 }
 
 /// Whether `python -m kubernetes_validate --version` runs.
 fn checker_installed(python: &Path) -> bool {
     runs(Command::new(python).args(["-m", "kubernetes_validate", "--version"]))
-}
-
-fn runs(command: &mut Command) -> bool {
-    run_bounded(command, Duration::from_secs(60)).is_ok_and(|(success, _)| success)
-}
-
-/// Runs `command` for at most `limit`; whether it succeeded, and its stdout and stderr together.
-fn run_bounded(command: &mut Command, limit: Duration) -> Result<(bool, String)> {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("could not start it")?;
-    // Read both pipes on threads, so that a chatty child never blocks on a full pipe.
-    let stdout = child.stdout.take().map(drain);
-    let stderr = child.stderr.take().map(drain);
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!("still running after {} s: stopped", limit.as_secs());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut output = String::new();
-    for pipe in [stdout, stderr].into_iter().flatten() {
-        output.push_str(&pipe.join().unwrap_or_default());
-    }
-    Ok((status.success(), output))
-}
-
-fn drain(mut pipe: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = pipe.read_to_end(&mut bytes);
-        String::from_utf8_lossy(&bytes).into_owned()
-    })
 }
 
 #[cfg(test)]

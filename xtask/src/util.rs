@@ -1,8 +1,8 @@
-//! Running commands with a printed trace and a clear error.
+//! Running commands with a printed trace and a clear error, and installing Python tools.
 
-use std::path::PathBuf;
-use std::process::Command;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
@@ -93,4 +93,147 @@ pub(crate) fn ensure_debian_package(program: &str, package: &str, needed_by: &st
         ])
         .status();
     has_program(program, &["-v"])
+}
+
+/// A Python package that a step installs with pip when missing.
+pub(crate) struct PipPackage {
+    /// pip's requirement, pinned (`kubernetes-validate==1.37.0`).
+    pub(crate) requirement: &'static str,
+    /// The step that needs it, for the log lines (`manifests`).
+    pub(crate) step: &'static str,
+    /// How long installing it may take.
+    pub(crate) timeout: Duration,
+    /// Whether the package is usable with this Python (for example `python -m tool --version`).
+    pub(crate) installed: fn(&Path) -> bool,
+}
+
+/// The virtual environment that the project installs its Python tools into.
+pub(crate) fn xtask_python_environment(root: &Path) -> PathBuf {
+    root.join("target").join("xtask-python")
+}
+
+/// A Python with `package`: `python3` when it has it, else a virtual environment of the project's
+/// own ([`xtask_python_environment`]), made and filled with pip when missing. A virtual
+/// environment keeps the machine's Python as it is, and works where that Python refuses pip
+/// installs (PEP 668, as Debian's does). Without the `venv` module (Debian without
+/// `python3-venv`), pip installs into `python3` itself. `Err` says why none could be had.
+pub(crate) fn python_with(root: &Path, package: &PipPackage) -> Result<PathBuf, String> {
+    let system = PathBuf::from("python3");
+    if (package.installed)(&system) {
+        return Ok(system);
+    }
+    let environment = xtask_python_environment(root);
+    let private = environment.join("bin").join("python");
+    if (package.installed)(&private) {
+        return Ok(private);
+    }
+    if !runs(Command::new(&system).arg("--version")) {
+        return Err(format!(
+            "python3 is not here (it would install {})",
+            package.requirement
+        ));
+    }
+    let mut venv = Command::new(&system);
+    venv.args(["-m", "venv"]).arg(&environment);
+    let mut why = String::new();
+    if private.is_file() || runs(&mut venv) {
+        match pip_install(&private, package) {
+            Ok(()) => return Ok(private),
+            Err(problem) => why = problem,
+        }
+    }
+    match pip_install(&system, package) {
+        Ok(()) => Ok(system),
+        Err(problem) if why.is_empty() => Err(problem),
+        Err(problem) => Err(format!("{why}; and into python3: {problem}")),
+    }
+}
+
+/// Installs `package` into `python` with pip, within its timeout; `Err` is pip's last line or why
+/// it could not run.
+fn pip_install(python: &Path, package: &PipPackage) -> Result<(), String> {
+    let PipPackage {
+        requirement, step, ..
+    } = package;
+    let mut install = Command::new(python);
+    install
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .arg(requirement)
+        // pip's warning about running as root says nothing about this install.
+        .env("PIP_ROOT_USER_ACTION", "ignore");
+    eprintln!(
+        "{step}: installing {requirement} into {} with pip",
+        python.display()
+    );
+    let started = Instant::now();
+    match run_bounded(&mut install, package.timeout) {
+        Ok((true, _)) if (package.installed)(python) => {
+            eprintln!(
+                "{step}: installed {requirement} ({:.1}s)",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Ok((_, output)) => {
+            let last = output.lines().rev().find(|line| !line.trim().is_empty());
+            Err(format!(
+                "`{} -m pip install {requirement}` failed: {}",
+                python.display(),
+                last.unwrap_or("(no output)").trim()
+            ))
+        }
+        Err(error) => Err(format!(
+            "`{} -m pip install {requirement}`: {error:#}",
+            python.display()
+        )),
+    }
+}
+
+/// Whether `command` succeeds within a minute.
+pub(crate) fn runs(command: &mut Command) -> bool {
+    run_bounded(command, Duration::from_secs(60)).is_ok_and(|(success, _)| success)
+}
+
+/// Runs `command` for at most `limit`; whether it succeeded, and its stdout and stderr together.
+pub(crate) fn run_bounded(command: &mut Command, limit: Duration) -> Result<(bool, String)> {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("could not start it")?;
+    // Read both pipes on threads, so that a chatty child never blocks on a full pipe.
+    let stdout = child.stdout.take().map(drain);
+    let stderr = child.stderr.take().map(drain);
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("still running after {} s: stopped", limit.as_secs());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut output = String::new();
+    for pipe in [stdout, stderr].into_iter().flatten() {
+        output.push_str(&pipe.join().unwrap_or_default());
+    }
+    Ok((status.success(), output))
+}
+
+fn drain(mut pipe: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
 }
