@@ -800,18 +800,7 @@ impl Cluster {
             let redis_dir = dir.0.join(format!("redis-{}", plan.name));
             std::fs::create_dir_all(&redis_dir)?;
             let mut redis_command = Command::new("redis-server");
-            redis_command.args([
-                "--port",
-                &redis_port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                &redis_dir.display().to_string(),
-            ]);
+            redis_command.args(crate::util::redis_server_args(redis_port, &redis_dir));
             let redis = Process::spawn(
                 &format!("{}'s redis-server", plan.name),
                 redis_command,

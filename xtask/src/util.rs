@@ -237,3 +237,24 @@ fn drain(mut pipe: impl std::io::Read + Send + 'static) -> std::thread::JoinHand
         String::from_utf8_lossy(&bytes).into_owned()
     })
 }
+
+/// The arguments of a throwaway `redis-server` for tests and benchmarks: loopback only, on `port`,
+/// nothing saved, its files in `dir`.
+pub(crate) fn redis_server_args(port: u16, dir: &std::path::Path) -> Vec<String> {
+    let port = port.to_string();
+    let dir = dir.display().to_string();
+    [
+        "--port",
+        &port,
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        &dir,
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}

@@ -578,24 +578,10 @@ impl Bench<'_> {
         let redis_address = free_address()?;
         let redis_dir = self.scratch.join("redis");
         std::fs::create_dir_all(&redis_dir)?;
-        let port = redis_address.port().to_string();
-        let dir = redis_dir.to_string_lossy();
+        let arguments = crate::util::redis_server_args(redis_address.port(), &redis_dir);
+        let arguments: Vec<&str> = arguments.iter().map(String::as_str).collect();
         let redis = ServerProcess::spawn(
-            self.cores.pinned_to_server_core(
-                "redis-server",
-                &[
-                    "--port",
-                    &port,
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    &dir,
-                ],
-            ),
+            self.cores.pinned_to_server_core("redis-server", &arguments),
             &self.scratch.join("redis.log"),
         )?;
         redis.wait_until_listening(redis_address, false)?;
