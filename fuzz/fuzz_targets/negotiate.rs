@@ -4,12 +4,14 @@
 //! body is classified; a Graph body is always accepted, an invalid one always refused with a
 //! reason; the summary `callhook classify` prints exists exactly for valid bodies, serializes, and has one entry per item.
 //! And differentially: `verdict` (from the facts reader) decides every body exactly as
-//! `negotiate` does, and the model's one-pass reader (the fast path) and its tolerant reader over a
+//! `negotiate` does, `decide_summaries` keeps the notifications' facts that `decide` keeps, and the model's one-pass reader (the fast path) and its tolerant reader over a
 //! JSON tree must read every body the fast path accepts into the same notifications.
 #![no_main]
 
 use callhook_model::CommsNotifications;
-use callhook_protocol::{Action, LegacyPolicy, Protocol, negotiate, verdict};
+use callhook_protocol::{
+    Action, LegacyPolicy, Protocol, decide, decide_summaries, negotiate, verdict,
+};
 use callhook_server::classify::Summary;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
@@ -26,6 +28,18 @@ fuzz_target!(|data: &[u8]| {
         verdict(data, LegacyPolicy::Accept),
         accept.verdict(),
         "verdict and negotiate disagree"
+    );
+    let full = decide(data, LegacyPolicy::Redeliver);
+    let summaries = decide_summaries(data, LegacyPolicy::Redeliver);
+    assert_eq!(
+        summaries.verdict(),
+        redeliver.verdict(),
+        "decide_summaries and negotiate disagree"
+    );
+    assert_eq!(
+        summaries.facts().map(|facts| facts.notifications()),
+        full.facts().map(|facts| facts.notifications()),
+        "decide_summaries and decide read different facts"
     );
     assert_eq!(
         redeliver.protocol(),

@@ -52,7 +52,7 @@ mod wire;
 
 pub use graph::facts::{
     Facts, FactsError, IncomingCallFacts, NotificationFacts, NotificationSummary, check_graph,
-    read_facts,
+    read_facts, read_summaries,
 };
 pub use graph::{
     Call, CallDirection, CallState, ChangeType, CommsNotification, CommsNotifications,

@@ -15,7 +15,7 @@ use std::path::Path;
 use callhook_model::graph::EnvelopeError;
 use callhook_model::{
     CallState, ChangeType, CommsNotifications, Facts, FactsError, IncomingCallFacts, check_graph,
-    read_facts,
+    read_facts, read_summaries,
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -382,20 +382,37 @@ proptest! {
     }
 }
 
-/// Checks that `check_graph` decides `body` exactly as `read_facts` does: the same count of
-/// notifications, or the same error, to the byte of its message.
+/// Checks that `check_graph` and `read_summaries` decide `body` exactly as `read_facts` does: the
+/// same count of notifications (and for `read_summaries` the same facts of each), or the same
+/// error, to the byte of its message.
 fn same_decision(body: &[u8]) -> Result<(), String> {
     let read = read_facts(body)
         .map(|facts| facts.len())
         .map_err(|error| error.to_string());
     let checked = check_graph(body).map_err(|error| error.to_string());
-    if read == checked {
-        Ok(())
-    } else {
-        Err(format!(
+    if read != checked {
+        return Err(format!(
             "{:?}: read_facts {read:?}, check_graph {checked:?}",
             String::from_utf8_lossy(body)
-        ))
+        ));
+    }
+    // `read_summaries` keeps the same facts of each notification, and no routing fact.
+    let full = read_facts(body).map(|facts| facts.notifications().to_vec());
+    let summaries = read_summaries(body).map(|facts| {
+        assert_eq!(
+            facts.new_incoming_calls().len(),
+            0,
+            "read_summaries kept routing facts"
+        );
+        facts.notifications().to_vec()
+    });
+    match (&full, &summaries) {
+        (Ok(full), Ok(summaries)) if full == summaries => Ok(()),
+        (Err(full), Err(summaries)) if full.to_string() == summaries.to_string() => Ok(()),
+        _ => Err(format!(
+            "{:?}: read_facts {full:?}, read_summaries {summaries:?}",
+            String::from_utf8_lossy(body)
+        )),
     }
 }
 

@@ -52,7 +52,7 @@ use callhook_model::{CommsNotifications, LegacyNotification};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use verdict::{Decision, Verdict, decide, decide_without_facts, verdict};
+pub use verdict::{Decision, Verdict, decide, decide_summaries, decide_without_facts, verdict};
 
 /// What to answer to a body in the legacy Skype calling format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]

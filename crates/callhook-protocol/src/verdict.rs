@@ -10,7 +10,7 @@
 //! invalid) is negotiated in full, so that its answer and its reason are the ones
 //! [`negotiate`](crate::negotiate) gives.
 
-use callhook_model::{Facts, LegacyNotification, check_graph, read_facts};
+use callhook_model::{Facts, LegacyNotification, check_graph, read_facts, read_summaries};
 
 use crate::{Action, InvalidBody, LegacyPolicy, Negotiation, Protocol};
 
@@ -141,6 +141,32 @@ impl Decision<'_> {
 /// ```
 pub fn decide(body: &[u8], policy: LegacyPolicy) -> Decision<'_> {
     match read_facts(body) {
+        Ok(facts) => Decision::Graph(facts),
+        Err(_) => decide_other(body, policy),
+    }
+}
+
+/// Decides as [`decide`] does, reading of a Graph body only each notification's facts (those of
+/// a log line) and not the routing facts of its new incoming calls
+/// ([`read_summaries`](callhook_model::read_summaries)): its `Decision::Graph` holds the same
+/// notifications as [`decide`]'s and no new incoming call. For a caller without region rules
+/// that logs each notification. No IO, never panics.
+///
+/// ```
+/// use callhook_protocol::{decide, decide_summaries, Decision, LegacyPolicy};
+///
+/// let body = br##"{"value":[{"changeType":"created","resourceUrl":"/communications/calls/8e8d",
+///   "resourceData":{"@odata.type":"#microsoft.graph.call","state":"incoming"}}]}"##;
+/// let Decision::Graph(facts) = decide_summaries(body, LegacyPolicy::default()) else { panic!() };
+/// assert_eq!(facts.notifications()[0].state(), Some("incoming"));
+/// assert_eq!(facts.new_incoming_calls().len(), 0);
+/// assert_eq!(
+///     decide_summaries(body, LegacyPolicy::default()).verdict(),
+///     decide(body, LegacyPolicy::default()).verdict()
+/// );
+/// ```
+pub fn decide_summaries(body: &[u8], policy: LegacyPolicy) -> Decision<'_> {
+    match read_summaries(body) {
         Ok(facts) => Decision::Graph(facts),
         Err(_) => decide_other(body, policy),
     }

@@ -16,6 +16,7 @@
 //!
 //! [`dropped_lines`] is exported as `callhook_log_lines_dropped_total`.
 
+use std::fmt::Write as _;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -112,6 +113,7 @@ pub fn init(format: LogFormat, filter: &str) -> Result<LogGuard, LogInitError> {
         .with_env_filter(env_filter)
         .with_writer(writer)
         .log_internal_errors(false)
+        .with_timer(LineTime)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let installed = match format {
         LogFormat::Pretty => builder.fmt_fields(QuickFields).try_init(),
@@ -202,8 +204,136 @@ impl Visit for QuickVisitor<'_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        // The message (`format_args!`, a `Debug` value): `DefaultFields` writes it unquoted through
+        // a filter that looks at it character by character for terminal control characters. A
+        // short message of ASCII without them is written as it is, in one copy.
+        if field.name() == "message" && self.result.is_ok() && !self.writer.has_ansi_escapes() {
+            let mut message = ShortText::default();
+            if write!(message, "{value:?}").is_ok() {
+                if let Some(message) = message.as_plain_message() {
+                    let separator = if self.is_empty { "" } else { " " };
+                    self.is_empty = false;
+                    self.result = write!(self.writer, "{separator}{message}");
+                    return;
+                }
+            }
+        }
         self.delegate(field, |default, field| default.record_debug(field, value));
     }
+}
+
+/// A message formatted on the stack: at most [`ShortText::CAPACITY`] bytes, or an error.
+#[derive(Debug)]
+struct ShortText {
+    bytes: [u8; ShortText::CAPACITY],
+    len: usize,
+}
+
+impl ShortText {
+    /// Longer messages (rare: the server's are a few words) take `DefaultFields`' way.
+    const CAPACITY: usize = 192;
+
+    /// The text, when `DefaultFields` writes it unchanged as a message: ASCII without the control
+    /// characters its filter escapes (ESC, BEL, BS, FF, DEL; the C1 controls are not ASCII).
+    fn as_plain_message(&self) -> Option<&str> {
+        let bytes = self.bytes.get(..self.len)?;
+        let plain = bytes
+            .iter()
+            .all(|byte| byte.is_ascii() && !matches!(byte, 0x1b | 0x07 | 0x08 | 0x0c | 0x7f));
+        if plain {
+            std::str::from_utf8(bytes).ok()
+        } else {
+            None
+        }
+    }
+}
+
+impl Default for ShortText {
+    fn default() -> Self {
+        Self {
+            bytes: [0; Self::CAPACITY],
+            len: 0,
+        }
+    }
+}
+
+impl std::fmt::Write for ShortText {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        let end = self.len.checked_add(text.len()).ok_or(std::fmt::Error)?;
+        let place = self.bytes.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        place.copy_from_slice(text.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// The time of each line exactly as `tracing-subscriber`'s default timer writes it (RFC 3339 in
+/// UTC, to the microsecond), with the date and the time of day formatted once a second, per
+/// thread, instead of once a line: with a line per notification, the calendar arithmetic and its
+/// formatting were a sixth of the cost of a line.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LineTime;
+
+thread_local! {
+    /// The second last formatted on this thread, and its text (`2026-12-02T14:30:00`).
+    static LAST_SECOND: std::cell::RefCell<(u64, String)> =
+        const { std::cell::RefCell::new((u64::MAX, String::new())) };
+}
+
+/// The last second of the year 9999, past which the default timer writes a longer year.
+const LAST_FOUR_DIGIT_SECOND: u64 = 253_402_300_799;
+
+impl tracing_subscriber::fmt::time::FormatTime for LineTime {
+    fn format_time(&self, writer: &mut Writer<'_>) -> std::fmt::Result {
+        let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        let Some(since_epoch) = since_epoch
+            .ok()
+            .filter(|since| since.as_secs() <= LAST_FOUR_DIGIT_SECOND)
+        else {
+            return tracing_subscriber::fmt::time::SystemTime.format_time(writer);
+        };
+        let (seconds, micros) = (since_epoch.as_secs(), since_epoch.subsec_micros());
+        LAST_SECOND.with(|last| {
+            let Ok(mut last) = last.try_borrow_mut() else {
+                return write_date_time(writer, seconds)
+                    .and_then(|()| write!(writer, ".{micros:06}Z"));
+            };
+            if last.0 != seconds {
+                last.1.clear();
+                write_date_time(&mut last.1, seconds)?;
+                last.0 = seconds;
+            }
+            write!(writer, "{}.{micros:06}Z", last.1)
+        })
+    }
+}
+
+/// Writes `seconds` since the Unix epoch as `YYYY-MM-DDTHH:MM:SS` (UTC, proleptic Gregorian, a
+/// year of at most four digits), by Howard Hinnant's `civil_from_days`.
+fn write_date_time(out: &mut impl std::fmt::Write, seconds: u64) -> std::fmt::Result {
+    let (days, time_of_day) = (seconds / 86_400, seconds % 86_400);
+    // Days since 0000-03-01, in eras of 400 years (146,097 days).
+    let shifted = days + 719_468;
+    let era = shifted / 146_097;
+    let day_of_era = shifted % 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
+    let year = era * 400 + year_of_era + u64::from(month <= 2);
+    write!(
+        out,
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+        time_of_day / 3_600,
+        time_of_day % 3_600 / 60,
+        time_of_day % 60
+    )
 }
 
 impl VisitOutput<std::fmt::Result> for QuickVisitor<'_> {
@@ -364,6 +494,76 @@ mod tests {
             "{default}"
         );
         assert_eq!(quick, default);
+    }
+
+    #[test]
+    fn dates_are_those_of_the_calendar() {
+        let date = |seconds| {
+            let mut text = String::new();
+            super::write_date_time(&mut text, seconds).unwrap();
+            text
+        };
+        assert_eq!(date(0), "1970-01-01T00:00:00");
+        assert_eq!(date(951_782_400), "2000-02-29T00:00:00");
+        assert_eq!(date(951_868_799), "2000-02-29T23:59:59");
+        assert_eq!(date(951_868_800), "2000-03-01T00:00:00");
+        assert_eq!(date(4_107_542_399), "2100-02-28T23:59:59");
+        assert_eq!(date(4_107_542_400), "2100-03-01T00:00:00");
+        assert_eq!(date(1_796_220_000), "2026-12-02T14:00:00");
+        assert_eq!(date(super::LAST_FOUR_DIGIT_SECOND), "9999-12-31T23:59:59");
+    }
+
+    /// The timer writes what `tracing-subscriber`'s default timer writes, but for the microseconds
+    /// (the two read the clock one after the other).
+    #[test]
+    fn line_time_writes_what_the_default_timer_writes() {
+        let time = |timer: &dyn tracing_subscriber::fmt::time::FormatTime| {
+            let mut text = String::new();
+            timer
+                .format_time(&mut tracing_subscriber::fmt::format::Writer::new(&mut text))
+                .unwrap();
+            text
+        };
+        // Twice for the cached second; retried when a second ends between the two clock reads.
+        let mut compared = 0;
+        for _ in 0..100 {
+            let (quick, default) = (
+                time(&super::LineTime),
+                time(&tracing_subscriber::fmt::time::SystemTime),
+            );
+            assert_eq!(quick.len(), "2026-12-02T14:40:00.123456Z".len(), "{quick}");
+            assert!(quick.ends_with('Z'), "{quick}");
+            if quick.get(..20) == default.get(..20) {
+                compared += 1;
+                if compared == 2 {
+                    break;
+                }
+            }
+        }
+        assert_eq!(compared, 2, "the two timers never agreed to the second");
+    }
+
+    #[test]
+    fn short_text_takes_plain_ascii_messages_only() {
+        use std::fmt::Write as _;
+        let plain = |text: &str| {
+            let mut short = super::ShortText::default();
+            write!(short, "{text}").ok()?;
+            short.as_plain_message().map(str::to_owned)
+        };
+        assert_eq!(plain("notification").as_deref(), Some("notification"));
+        assert_eq!(
+            plain("with \"quotes\" and \\").as_deref(),
+            Some("with \"quotes\" and \\")
+        );
+        for awkward in ["\u{1b}[31m", "bell\u{7}", "\u{7f}", "café", "\u{85}"] {
+            assert_eq!(plain(awkward), None, "{awkward:?}");
+        }
+        assert_eq!(
+            plain(&"x".repeat(super::ShortText::CAPACITY)).map(|text| text.len()),
+            Some(super::ShortText::CAPACITY)
+        );
+        assert_eq!(plain(&"x".repeat(super::ShortText::CAPACITY + 1)), None);
     }
 
     #[test]

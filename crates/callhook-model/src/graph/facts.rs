@@ -69,17 +69,42 @@ use crate::wire::Key;
 ///
 /// Never panics, whatever the bytes.
 pub fn read_facts(body: &[u8]) -> Result<Facts<'_>, FactsError> {
+    read_envelope(body_text(body)?, Keep::Everything)
+}
+
+/// Reads the facts of a Graph body as [`read_facts`] does, except the routing facts of its new
+/// incoming calls: each notification's facts (those of the log line) are the same, and
+/// [`Facts::new_incoming_calls`] is empty. For a caller without region rules, which never reads
+/// the caller, the targets or the region of a call; those members are skipped by the rules of the
+/// model's JSON tree instead of read, so the decision and any error are [`read_facts`]'.
+///
+/// # Errors
+///
+/// The [`FactsError`] that [`read_facts`] gives for the same body.
+pub fn read_summaries(body: &[u8]) -> Result<Facts<'_>, FactsError> {
+    read_envelope(body_text(body)?, Keep::Summaries)
+}
+
+/// The body as text, after a byte order mark. One UTF-8 check of the whole body lets every string
+/// borrow from it, and checks the strings that are skipped as the model's reader checks them.
+fn body_text(body: &[u8]) -> Result<&str, FactsError> {
     let body = body.strip_prefix(UTF8_BYTE_ORDER_MARK).unwrap_or(body);
-    // One UTF-8 check of the whole body lets every string borrow from it, and checks the strings
-    // that are skipped as the model's reader checks them.
-    let text = std::str::from_utf8(body).map_err(|error| {
+    std::str::from_utf8(body).map_err(|error| {
         FactsError::NotJson(serde::de::Error::custom(format_args!(
             "invalid UTF-8 at byte {}",
             error.valid_up_to()
         )))
-    })?;
-    let envelope: Envelope<'_> = serde_json::from_str(text).map_err(FactsError::NotJson)?;
-    envelope.0.map_err(FactsError::NotAnEnvelope)
+    })
+}
+
+/// Reads the envelope of `text`, keeping what `keep` says.
+fn read_envelope(text: &str, keep: Keep) -> Result<Facts<'_>, FactsError> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let read = read_shape(&mut deserializer, EnvelopeShape { keep })
+        .and_then(|read| deserializer.end().map(|()| read))
+        .map_err(FactsError::NotJson)?;
+    read.map(|(facts, _)| facts)
+        .map_err(FactsError::NotAnEnvelope)
 }
 
 /// Whether `body` is a Graph body, as [`read_facts`] decides it, and how many notifications it
@@ -90,17 +115,16 @@ pub fn read_facts(body: &[u8]) -> Result<Facts<'_>, FactsError> {
 ///
 /// The [`FactsError`] that [`read_facts`] gives for the same body.
 pub fn check_graph(body: &[u8]) -> Result<usize, FactsError> {
-    let body = body.strip_prefix(UTF8_BYTE_ORDER_MARK).unwrap_or(body);
-    let text = std::str::from_utf8(body).map_err(|error| {
-        FactsError::NotJson(serde::de::Error::custom(format_args!(
-            "invalid UTF-8 at byte {}",
-            error.valid_up_to()
-        )))
-    })?;
+    let text = body_text(body)?;
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let checked = read_shape(&mut deserializer, EnvelopeShape { keep: false })
-        .and_then(|checked| deserializer.end().map(|()| checked))
-        .map_err(FactsError::NotJson)?;
+    let checked = read_shape(
+        &mut deserializer,
+        EnvelopeShape {
+            keep: Keep::Nothing,
+        },
+    )
+    .and_then(|checked| deserializer.end().map(|()| checked))
+    .map_err(FactsError::NotJson)?;
     checked
         .map(|(_, count)| count)
         .map_err(FactsError::NotAnEnvelope)
@@ -340,18 +364,20 @@ fn call_id_in<'de>(path: &Cow<'de, str>) -> Option<Cow<'de, str>> {
 }
 
 /// The whole body: the facts, or why it is not an envelope.
-struct Envelope<'de>(Result<Facts<'de>, EnvelopeError>);
-
-impl<'de> Deserialize<'de> for Envelope<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        read_shape(deserializer, EnvelopeShape { keep: true })
-            .map(|read| Envelope(read.map(|(facts, _)| facts)))
-    }
+/// What a reading of the envelope keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    /// Nothing: the items are checked and counted ([`check_graph`]).
+    Nothing,
+    /// Each notification's facts, without the routing facts of calls ([`read_summaries`]).
+    Summaries,
+    /// Everything [`read_facts`] reads.
+    Everything,
 }
 
-/// The envelope; with `keep`, the facts of its items are kept, else only counted.
+/// The envelope; its items' facts are kept as `keep` says.
 struct EnvelopeShape {
-    keep: bool,
+    keep: Keep,
 }
 
 /// What reading `value` gives: the facts kept and the number of items, or why it is refused.
@@ -381,7 +407,7 @@ impl<'de> Shape<'de> for EnvelopeShape {
 
 /// The `value` member.
 struct ValueShape {
-    keep: bool,
+    keep: Keep,
 }
 
 impl<'de> Shape<'de> for ValueShape {
@@ -434,7 +460,7 @@ enum ItemRead {
 struct ItemShape<'f, 'de> {
     index: usize,
     facts: &'f mut Facts<'de>,
-    keep: bool,
+    keep: Keep,
 }
 
 impl<'de> Shape<'de> for ItemShape<'_, 'de> {
@@ -454,9 +480,11 @@ impl<'de> Shape<'de> for ItemShape<'_, 'de> {
                 "changeType" => change_type = map.next_value::<TextMember<'de>>()?.into_text(),
                 "resourceUrl" => resource_url = map.next_value::<TextMember<'de>>()?.into_text(),
                 "resource" => resource = map.next_value::<TextMember<'de>>()?.into_text(),
-                "resourceData" if self.keep => {
+                "resourceData" if self.keep != Keep::Nothing => {
                     drop(std::mem::take(&mut resource_data));
-                    resource_data = map.next_value()?;
+                    resource_data = map.next_value_seed(ShapeSeed(ResourceDataShape {
+                        routing: self.keep == Keep::Everything,
+                    }))?;
                 }
                 _ => {
                     map.next_value::<Skip>()?;
@@ -467,7 +495,7 @@ impl<'de> Shape<'de> for ItemShape<'_, 'de> {
         if resource_url.is_none() && resource.is_none() {
             return Ok(ItemRead::WithoutResource);
         }
-        if !self.keep {
+        if self.keep == Keep::Nothing {
             return Ok(ItemRead::Read);
         }
         let (resource_type, mut call) = match resource_data {
@@ -493,7 +521,7 @@ impl<'de> Shape<'de> for ItemShape<'_, 'de> {
             state,
             call_id,
         };
-        if notification.is_new_incoming_call() {
+        if self.keep == Keep::Everything && notification.is_new_incoming_call() {
             if let Some(call) = call {
                 self.facts
                     .new_incoming_calls
@@ -521,13 +549,10 @@ enum ResourceDataFacts<'de> {
     Array { first_type: Option<Cow<'de, str>> },
 }
 
-impl<'de> Deserialize<'de> for ResourceDataFacts<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        read_shape(deserializer, ResourceDataShape)
-    }
+/// `resourceData`; with `routing`, a call's routing facts are read too.
+struct ResourceDataShape {
+    routing: bool,
 }
-
-struct ResourceDataShape;
 
 impl<'de> Shape<'de> for ResourceDataShape {
     type Value = ResourceDataFacts<'de>;
@@ -538,7 +563,11 @@ impl<'de> Shape<'de> for ResourceDataShape {
 
     fn map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
         let mut resource = ResourceFacts::default();
-        CallShape(&mut resource).read(map)?;
+        CallShape {
+            facts: &mut resource,
+            routing: self.routing,
+        }
+        .read(map)?;
         Ok(ResourceDataFacts::Object { resource })
     }
 
@@ -615,11 +644,15 @@ impl<'de> ResourceFacts<'de> {
 
 /// A resource object read as a [`Call`](super::Call) might be. As in the model, which keeps a member that does
 /// not fit in the call's `extra`, a fact whose member does not fit is dropped, and the others stay.
-struct CallShape<'f, 'de>(&'f mut ResourceFacts<'de>);
+/// Without `routing`, the members only routing reads (`tenantId`, `source`, `targets`) are skipped.
+struct CallShape<'f, 'de> {
+    facts: &'f mut ResourceFacts<'de>,
+    routing: bool,
+}
 
 impl<'de> CallShape<'_, 'de> {
     fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let facts = self.0;
+        let Self { facts, routing } = self;
         while let Some(key) = map.next_key::<Key<'de>>()? {
             match key.as_str() {
                 "@odata.type" => {
@@ -634,10 +667,10 @@ impl<'de> CallShape<'_, 'de> {
                 "callState" => {
                     read_text(&mut map, &mut facts.call_state)?;
                 }
-                "tenantId" => {
+                "tenantId" if routing => {
                     read_text(&mut map, &mut facts.tenant_id)?;
                 }
-                "source" => {
+                "source" if routing => {
                     let mut source = ParticipantFacts::default();
                     let fits = map.next_value_seed(OptionalSeed(ParticipantShape(&mut source)))?;
                     facts.source = if fits {
@@ -646,7 +679,7 @@ impl<'de> CallShape<'_, 'de> {
                         ParticipantFacts::default()
                     };
                 }
-                "targets" => {
+                "targets" if routing => {
                     let mut ids = Vec::new();
                     let fits = map.next_value_seed(OptionalSeed(TargetsShape(&mut ids)))?;
                     facts.target_application_ids = if fits { ids } else { Vec::new() };
