@@ -699,7 +699,21 @@ impl Process {
 }
 
 impl Drop for Process {
+    /// SIGTERM first, SIGKILL after a grace of two seconds: nginx's master stops its workers on
+    /// SIGTERM, whereas a SIGKILL would leave them running, orphaned, on their ports.
     fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .status();
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(2) {
+                if !matches!(self.child.try_wait(), Ok(None)) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -88,8 +88,14 @@ pub(super) fn caddy(cluster: &Cluster, client: &mut Platform) -> Result<String> 
             .env("REGION", region.plan.name)
             .env("SERVER_NAME", HOST)
             .env("WEBHOOK_PATH", WEBHOOK_PATH)
-            .env("INSTANCE_0", format!("127.0.0.1:{}", region.instances[0].port))
-            .env("INSTANCE_1", format!("127.0.0.1:{}", region.instances[1].port))
+            .env(
+                "INSTANCE_0",
+                format!("127.0.0.1:{}", region.instances[0].port),
+            )
+            .env(
+                "INSTANCE_1",
+                format!("127.0.0.1:{}", region.instances[1].port),
+            )
             .env("HOME", &dir)
             .env("XDG_CONFIG_HOME", dir.join("config"))
             .env("XDG_DATA_HOME", &data);
@@ -139,7 +145,9 @@ fn self_signed_certificate(dir: &Path) -> Result<PathBuf> {
         dir.join(format!("{HOST}.key")),
     );
     let output = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"])
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
         .args(["-subj", &format!("/CN={HOST}")])
         .args(["-addext", &format!("subjectAltName=DNS:{HOST}")])
         .arg("-keyout")
@@ -167,7 +175,14 @@ fn notifications_through(
 ) -> Result<String> {
     let started = Instant::now();
     loop {
-        match https_post(client, region, port, authority, "/", &client.fresh_id("tls-wait")) {
+        match https_post(
+            client,
+            region,
+            port,
+            authority,
+            "/",
+            &client.fresh_id("tls-wait"),
+        ) {
             Ok(404) => break,
             Ok(status) => bail!("POST / through the front: expected 404, got {status}"),
             Err(error) if started.elapsed() > PROCESS_WAIT => {
@@ -186,7 +201,14 @@ fn notifications_through(
         client.acknowledged(region, &id);
     }
     let stray = format!("{WEBHOOK_PATH}/not-a-partition");
-    let status = https_post(client, region, port, authority, &stray, &client.fresh_id("tls"))?;
+    let status = https_post(
+        client,
+        region,
+        port,
+        authority,
+        &stray,
+        &client.fresh_id("tls"),
+    )?;
     if status != 421 {
         bail!("POST {stray} over TLS: expected 421, got {status}");
     }
