@@ -20,7 +20,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use support::{Issuer, auth_section, payload, post, start};
+use support::{Issuer, auth_section, metrics_text, payload, post, start};
 
 /// The metrics table of `docs/operations.md`: the section it lives in.
 const METRICS_SECTION: &str = "## Metrics";
@@ -117,14 +117,7 @@ claim_ttl_ms = 6000
     statuses.sort_unstable();
     assert_eq!(statuses, [202, 503], "one delivered, one shed");
 
-    let exposition = support::client()
-        .get(callhook.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let exposition = metrics_text(&callhook).await;
     callhook.stop().await;
     let exposed = exposed_metrics(&exposition);
 
