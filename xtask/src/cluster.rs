@@ -22,6 +22,8 @@ use anyhow::{Context, Result, bail};
 
 use crate::util::{cargo, ensure_debian_package, run_step, workspace_root};
 
+mod fronts;
+
 /// The bot's app id: the demo's, which the development tools use by default.
 const APP_ID: &str = "00000000-0000-0000-0000-00000000de70";
 /// The webhook path, callhook's default.
@@ -110,6 +112,14 @@ pub(crate) fn run() -> Result<()> {
     checks.record(
         "a partition this region does not have is refused by the front",
         unknown_partition(&cluster, &client),
+    );
+    checks.record(
+        "https through deploy/nginx (callhook.conf with tls.conf) reaches the region",
+        fronts::nginx_tls(&cluster, &mut client),
+    );
+    checks.record(
+        "https through deploy/caddy/Caddyfile reaches the region",
+        fronts::caddy(&cluster, &mut client),
     );
     let mut cluster = cluster;
     checks.record(
@@ -689,7 +699,21 @@ impl Process {
 }
 
 impl Drop for Process {
+    /// SIGTERM first, SIGKILL after a grace of two seconds: nginx's master stops its workers on
+    /// SIGTERM, whereas a SIGKILL would leave them running, orphaned, on their ports.
     fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .status();
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(2) {
+                if !matches!(self.child.try_wait(), Ok(None)) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -1097,8 +1121,23 @@ key_prefix = "callhook:{region}:"
     text
 }
 
-/// Fills in `deploy/nginx/callhook.conf` for a region, wraps it in a main configuration whose
-/// files all live in `dir`, checks it with `nginx -t` and starts nginx in the foreground.
+/// The values of `deploy/nginx/callhook.conf`'s names for a region's front listening on `listen`.
+fn front_values(
+    region: &str,
+    listen: String,
+    instances: &[Instance; 2],
+) -> BTreeMap<&'static str, String> {
+    let mut values = BTreeMap::new();
+    values.insert("REGION", region.to_owned());
+    values.insert("LISTEN", listen);
+    values.insert("SERVER_NAME", "localhost".to_owned());
+    values.insert("WEBHOOK_PATH", WEBHOOK_PATH.to_owned());
+    values.insert("INSTANCE_0", format!("127.0.0.1:{}", instances[0].port));
+    values.insert("INSTANCE_1", format!("127.0.0.1:{}", instances[1].port));
+    values
+}
+
+/// Fills in `deploy/nginx/callhook.conf` for a region and starts nginx with it (see [`run_nginx`]).
 fn start_nginx(
     dir: &Path,
     template: &str,
@@ -1106,19 +1145,23 @@ fn start_nginx(
     port: u16,
     instances: &[Instance; 2],
 ) -> Result<Process> {
-    let mut values = BTreeMap::new();
-    values.insert("REGION", region.to_owned());
-    values.insert("LISTEN", format!("127.0.0.1:{port}"));
-    values.insert("SERVER_NAME", "localhost".to_owned());
-    values.insert("WEBHOOK_PATH", WEBHOOK_PATH.to_owned());
-    values.insert("INSTANCE_0", format!("127.0.0.1:{}", instances[0].port));
-    values.insert("INSTANCE_1", format!("127.0.0.1:{}", instances[1].port));
-    let site = fill_in(template, &values)?;
+    let values = front_values(region, format!("127.0.0.1:{port}"), instances);
+    let site = fill_in("deploy/nginx/callhook.conf", template, &values)?;
     let site_path = dir.join(format!("nginx-{region}-site.conf"));
     std::fs::write(&site_path, site)?;
-    let prefix = dir.join(format!("nginx-{region}"));
+    run_nginx(dir, region, &[site_path])
+}
+
+/// Wraps `includes` (files of nginx's `http` context) in a main configuration whose files all live
+/// in `dir`, checks it with `nginx -t` and starts nginx in the foreground; `name` tells it apart.
+fn run_nginx(dir: &Path, name: &str, includes: &[PathBuf]) -> Result<Process> {
+    let prefix = dir.join(format!("nginx-{name}"));
     std::fs::create_dir_all(&prefix)?;
     let p = prefix.display();
+    let mut included = String::new();
+    for include in includes {
+        let _ = writeln!(included, "    include {};", include.display());
+    }
     let main = format!(
         "daemon off;\n\
          worker_processes 1;\n\
@@ -1132,9 +1175,8 @@ fn start_nginx(
          \x20   fastcgi_temp_path {p}/fastcgi;\n\
          \x20   uwsgi_temp_path {p}/uwsgi;\n\
          \x20   scgi_temp_path {p}/scgi;\n\
-         \x20   include {site};\n\
-         }}\n",
-        site = site_path.display()
+         {included}\
+         }}\n"
     );
     let main_path = prefix.join("nginx.conf");
     std::fs::write(&main_path, main)?;
@@ -1153,14 +1195,14 @@ fn start_nginx(
     let tested = test.arg("-t").output().context("running nginx -t")?;
     if !tested.status.success() {
         bail!(
-            "nginx -t refused the filled-in deploy/nginx/callhook.conf for {region}:\n{}",
+            "nginx -t refused the filled-in deploy/nginx files for {name}:\n{}",
             String::from_utf8_lossy(&tested.stderr)
         );
     }
     let mut command = Command::new(&nginx);
     args(&mut command);
     Process::spawn(
-        &format!("{region}'s nginx"),
+        &format!("{name}'s nginx"),
         command,
         &prefix.join("stderr.log"),
     )
@@ -1176,9 +1218,9 @@ fn nginx_program() -> PathBuf {
     }
 }
 
-/// Replaces every `${NAME}` of `template` by its value; fails naming a `${NAME}` it does not know,
-/// except inside a comment, which may speak of names in general.
-fn fill_in(template: &str, values: &BTreeMap<&str, String>) -> Result<String> {
+/// Replaces every `${NAME}` of `template` (the text of `file`) by its value; fails naming a
+/// `${NAME}` it does not know, except inside a comment, which may speak of names in general.
+fn fill_in(file: &str, template: &str, values: &BTreeMap<&str, String>) -> Result<String> {
     let mut filled = String::with_capacity(template.len());
     for (number, line) in template.split_inclusive('\n').enumerate() {
         let comment = line.trim_start().starts_with('#');
@@ -1199,14 +1241,8 @@ fn fill_in(template: &str, values: &BTreeMap<&str, String>) -> Result<String> {
                     filled.push_str("${");
                     rest = after.get(2..).unwrap_or_default();
                 }
-                (_, Some(name)) => bail!(
-                    "deploy/nginx/callhook.conf:{}: no value for ${{{name}}}",
-                    number + 1
-                ),
-                (_, None) => bail!(
-                    "deploy/nginx/callhook.conf:{}: a `${{` without its `}}`",
-                    number + 1
-                ),
+                (_, Some(name)) => bail!("{file}:{}: no value for ${{{name}}}", number + 1),
+                (_, None) => bail!("{file}:{}: a `${{` without its `}}`", number + 1),
             }
         }
         filled.push_str(rest);
@@ -1249,17 +1285,17 @@ mod tests {
         let mut values = BTreeMap::new();
         values.insert("REGION", "emea".to_owned());
         assert_eq!(
-            fill_in("upstream callhook_${REGION} { $host }", &values).unwrap(),
+            fill_in("t.conf", "upstream callhook_${REGION} { $host }", &values).unwrap(),
             "upstream callhook_emea { $host }"
         );
-        let error = fill_in("a\n${REGION} ${NOPE}", &values).unwrap_err();
+        let error = fill_in("t.conf", "a\n${REGION} ${NOPE}", &values).unwrap_err();
         assert!(
-            error.to_string().contains(":2: no value for ${NOPE}"),
+            error.to_string().contains("t.conf:2: no value for ${NOPE}"),
             "{error}"
         );
-        assert!(fill_in("${REGION", &values).is_err());
+        assert!(fill_in("t.conf", "${REGION", &values).is_err());
         assert_eq!(
-            fill_in("  # ${NAME} is ${REGION}\n", &values).unwrap(),
+            fill_in("t.conf", "  # ${NAME} is ${REGION}\n", &values).unwrap(),
             "  # ${NAME} is emea\n"
         );
     }
@@ -1279,6 +1315,12 @@ mod tests {
         ] {
             values.insert(name, "x".to_owned());
         }
-        fill_in(&template, &values).unwrap();
+        fill_in("deploy/nginx/callhook.conf", &template, &values).unwrap();
+        let tls = std::fs::read_to_string(workspace_root().join("deploy/nginx/tls.conf")).unwrap();
+        let mut values = BTreeMap::new();
+        for name in ["SERVER_NAME", "TLS_DIR"] {
+            values.insert(name, "x".to_owned());
+        }
+        fill_in("deploy/nginx/tls.conf", &tls, &values).unwrap();
     }
 }

@@ -40,7 +40,8 @@ enum Task {
     /// Compiles callhook-auth's framework integrations in apps outside the workspace (a step of `ci`).
     Outside,
     /// Two regions of callhook behind real nginx, with Redis, played like the platform: redirects,
-    /// callbacks to their owner, retries, a stopped instance and a rolling restart.
+    /// callbacks to their owner, retries, the TLS fronts (nginx and Caddy), a stopped instance and a
+    /// rolling restart.
     E2eCluster,
     /// Checks `deploy/kubernetes/`: Kubernetes schemas, callhook's keys (a step of `ci`).
     Manifests,

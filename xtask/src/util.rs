@@ -69,7 +69,18 @@ fn describe(command: &Command) -> String {
 /// five minutes; true when `program` runs afterwards. `needed_by` names what skips without it. A
 /// service the package starts is stopped again: tests start their own servers, on their own ports.
 pub(crate) fn ensure_debian_package(program: &str, package: &str, needed_by: &str) -> bool {
-    if has_program(program, &["-v"]) {
+    ensure_debian_program(program, &["-v"], package, needed_by)
+}
+
+/// [`ensure_debian_package`] for a program whose version is asked with `version_args` rather than
+/// `-v` (`openssl version`, `caddy version`).
+pub(crate) fn ensure_debian_program(
+    program: &str,
+    version_args: &[&str],
+    package: &str,
+    needed_by: &str,
+) -> bool {
+    if has_program(program, version_args) {
         return true;
     }
     if !has_program("apt-get", &["--version"]) {
@@ -92,7 +103,7 @@ pub(crate) fn ensure_debian_package(program: &str, package: &str, needed_by: &st
             &format!("service {package} stop >/dev/null 2>&1 || true"),
         ])
         .status();
-    has_program(program, &["-v"])
+    has_program(program, version_args)
 }
 
 /// A Python package that a step installs with pip when missing.

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use callhook_auth::testing::DevIssuer;
 use serde_json::Value;
-use support::{APP_ID, Issuer, TENANT, auth_section, bot, payload, post, received, start};
+use support::{
+    APP_ID, Issuer, TENANT, auth_section, bot, metrics_text, payload, post, received, start,
+};
 
 const INCOMING: &str = "incoming-call.json";
 const ESTABLISHED: &str = "established.json";
@@ -30,17 +32,6 @@ fn header<'r>(response: &'r reqwest::Response, name: &str) -> Option<&'r str> {
         .headers()
         .get(name)
         .and_then(|value| value.to_str().ok())
-}
-
-async fn metrics_text(callhook: &support::Running) -> String {
-    support::client()
-        .get(callhook.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
 }
 
 /// An issuer, a bot answering `200`, and callhook forwarding to it with `extra` configuration.

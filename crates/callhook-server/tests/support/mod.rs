@@ -158,6 +158,18 @@ pub async fn start(toml: &str, wait_ready: bool) -> Running {
     }
 }
 
+/// The `/metrics` exposition of a running callhook.
+pub async fn metrics_text(callhook: &Running) -> String {
+    client()
+        .get(callhook.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// A client that never follows redirects.
 pub fn client() -> reqwest::Client {
     callhook_http::client_builder()
