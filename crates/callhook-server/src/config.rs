@@ -635,12 +635,19 @@ fn describe_figment_error(error: &figment::Error) -> String {
     use figment::error::Kind;
 
     let mut path = error.path.join(".");
-    let what = match &error.kind {
-        Kind::UnknownField(field, expected) => {
+    // Figment puts the field itself at the end of the path of some errors and not of others, by
+    // version and by provider; the path names it once either way.
+    let mut name_field = |field: &str| {
+        if error.path.last().map(String::as_str) != Some(field) {
             if !path.is_empty() {
                 path.push('.');
             }
             path.push_str(field);
+        }
+    };
+    let what = match &error.kind {
+        Kind::UnknownField(field, expected) => {
+            name_field(field);
             if expected.is_empty() {
                 "unknown key".to_owned()
             } else {
@@ -648,10 +655,7 @@ fn describe_figment_error(error: &figment::Error) -> String {
             }
         }
         Kind::MissingField(field) => {
-            if !path.is_empty() {
-                path.push('.');
-            }
-            path.push_str(field);
+            name_field(field);
             "required key is missing".to_owned()
         }
         Kind::UnknownVariant(variant, expected) => {

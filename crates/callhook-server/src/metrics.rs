@@ -85,7 +85,8 @@ impl Metrics {
         registry.register(
             "requests",
             "Webhook requests by outcome (accepted, redelivered, duplicate, redirected, \
-             rejected_auth, keys_unavailable, bad_request, misdirected, too_large, sink_failed, dedup_unavailable)",
+             rejected_auth, keys_unavailable, bad_request, body_timeout, misdirected, too_large, \
+             sink_failed, sink_busy, dedup_unavailable)",
             requests.clone(),
         );
         let auth_failures = Family::<ReasonLabels, Counter>::default();

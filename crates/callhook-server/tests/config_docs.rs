@@ -151,3 +151,28 @@ fn every_key_the_server_accepts_is_documented() {
         "only {checked} keys were checked: the probes found too few"
     );
 }
+
+/// An unknown or missing key is named once, by its dotted path, as the contract writes it.
+#[test]
+fn a_problem_names_its_key_once() {
+    let unknown =
+        Config::from_toml_str("[server]\nlisen = \"127.0.0.1:1\"\n[auth]\napp_id = \"x\"\n")
+            .unwrap_err();
+    assert!(
+        unknown
+            .problems()
+            .iter()
+            .any(|problem| problem.starts_with("server.lisen: unknown key; expected one of: ")),
+        "{:?}",
+        unknown.problems()
+    );
+    let missing = Config::from_toml_str("[auth]\n").unwrap_err();
+    assert!(
+        missing
+            .problems()
+            .iter()
+            .any(|problem| problem.starts_with("auth.app_id: required key is missing")),
+        "{:?}",
+        missing.problems()
+    );
+}
