@@ -24,7 +24,12 @@ use anyhow::{Context, Result, bail};
 use semver::{Version, VersionReq};
 use toml_edit::{DocumentMut, Item, Value};
 
-use crate::util::{has_program, run_step, workspace_root};
+use crate::util::{has_program, run_bounded_showing, run_step, workspace_root};
+
+/// How long cargo-semver-checks may take. It builds the crate's rustdoc twice (the tree and the
+/// previous tag): seconds for callhook-model once its dependencies are built; the limit leaves
+/// room for building the dependencies of the largest crate from nothing.
+const SEMVER_CHECKS_LIMIT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
 /// What `cargo xtask release` was asked to do.
 #[derive(Debug, Clone)]
@@ -399,11 +404,7 @@ fn publish_instructions(
     text.push_str(&format!(
         "  git push origin HEAD {tag}\n  cargo publish -p {name}\n"
     ));
-    let dependents: Vec<&str> = order
-        .iter()
-        .map(|(package, _)| package.as_str())
-        .filter(|package| *package != name && !dependencies.contains(*package))
-        .collect();
+    let dependents: Vec<String> = workspace.dependents_closure(name).into_iter().collect();
     if !dependents.is_empty() {
         text.push_str(&format!(
             "Its dependents in the workspace ({}) now require {name} {version}; each ships it \
@@ -559,7 +560,7 @@ fn check_public_api(
             release_type,
         ],
     );
-    let (success, report) = run_showing(&mut check)
+    let (success, report) = run_bounded_showing(&mut check, SEMVER_CHECKS_LIMIT)
         .with_context(|| format!("could not run cargo semver-checks on {name}"))?;
     if !success {
         let failures: Vec<&str> = report
@@ -763,7 +764,7 @@ impl Workspace {
         for package in roots {
             for dependency in self.dependencies_closure(&package) {
                 wanted.entry(dependency).or_insert_with(|| {
-                    "a workspace dependency of the above, packaged with them".to_owned()
+                    "a workspace dependency of these packages, packaged with them".to_owned()
                 });
             }
         }
@@ -1147,40 +1148,6 @@ fn git(root: &Path, args: &[&str]) -> Result<String> {
 
 fn git_succeeds(root: &Path, args: &[&str]) -> bool {
     git(root, args).is_ok()
-}
-
-/// Runs `command` with its output shown as it comes and kept: whether it succeeded, and its
-/// standard output and standard error (each whole, one after the other).
-fn run_showing(command: &mut Command) -> Result<(bool, String)> {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("could not start it")?;
-    // One thread a pipe, so that a full pipe never blocks the child.
-    let stdout = child.stdout.take().map(show_and_keep);
-    let stderr = child.stderr.take().map(show_and_keep);
-    let status = child.wait().context("waiting for it")?;
-    let mut kept = String::new();
-    for pipe in [stdout, stderr].into_iter().flatten() {
-        kept.push_str(&pipe.join().unwrap_or_default());
-    }
-    Ok((status.success(), kept))
-}
-
-fn show_and_keep(pipe: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        let mut kept = String::new();
-        for line in std::io::BufReader::new(pipe).lines() {
-            let Ok(line) = line else { break };
-            eprintln!("{line}");
-            kept.push_str(&line);
-            kept.push('\n');
-        }
-        kept
-    })
 }
 
 fn relative(root: &Path, path: &Path) -> String {

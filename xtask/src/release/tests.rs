@@ -262,6 +262,24 @@ fn the_packages_of_a_release_come_in_dependency_order() {
         .collect();
     assert_eq!(why["callhook-auth"], "the release");
     assert_eq!(why["callhook-server"], "depends on callhook-auth");
+    let publish = publish_instructions(
+        &workspace,
+        "callhook-auth",
+        &version("0.2.0"),
+        "callhook-auth-v0.2.0",
+        &order,
+    );
+    assert!(
+        publish.contains(
+            "  cargo publish -p callhook-http\n  git push origin HEAD callhook-auth-v0.2.0\n  \
+             cargo publish -p callhook-auth\n"
+        ),
+        "{publish}"
+    );
+    assert!(
+        publish.contains("Its dependents in the workspace (callhook-server) now require"),
+        "{publish}"
+    );
     let error = workspace.publishable("callhook-examples").unwrap_err();
     assert!(
         error
