@@ -638,3 +638,18 @@ fn a_breaking_change_fails_a_patch_release() {
     )
     .unwrap();
 }
+
+#[test]
+fn a_failure_after_the_edits_puts_every_file_back() {
+    let copy = Copy::new();
+    // A readme that the manifest names and the tree lacks: `cargo metadata` reads the workspace,
+    // and `cargo package` fails after the versions, the changelog and the lock files changed.
+    std::fs::remove_file(copy.root().join("crates/callhook-http/README.md")).unwrap();
+    copy.git(&["commit", "--quiet", "--all", "--message", "no readme"]);
+    let before = copy.state();
+    let error = release(copy.root(), &copy.options("callhook-http", Bump::Minor)).unwrap_err();
+    let message = format!("{error:#}");
+    assert!(message.contains("cargo package failed"), "{message}");
+    assert!(copy.state() == before, "the failed release left changes");
+    copy.assert_clean();
+}
