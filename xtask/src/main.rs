@@ -1,6 +1,7 @@
 //! callhook's automation, in Rust so that it runs wherever cargo does.
 //!
 //! `cargo xtask ci` is the project's test command: the README names it, `.ci/run` calls it.
+//! `cargo xtask release` cuts a release of one crate (docs/releasing.md).
 #![allow(
     clippy::print_stderr,
     clippy::print_stdout,
@@ -14,6 +15,7 @@ mod dockerfile;
 mod fuzz;
 mod manifests;
 mod outside;
+mod release;
 mod util;
 
 use anyhow::Result;
@@ -48,6 +50,27 @@ enum Task {
     /// Lints the Dockerfile (hadolint) and checks it against the binary and the manifests (a step
     /// of `ci`).
     Dockerfile,
+    /// Releases one crate up to a commit and a tag `CRATE-vVERSION`: clean tree, `ci`, public API
+    /// against the previous tag (cargo-semver-checks), versions, requirements and changelog,
+    /// `cargo package`. It never uploads: docs/releasing.md says how to publish.
+    Release {
+        /// Everything but the commit and the tag; prints what it would do and leaves the tree as
+        /// it was.
+        #[arg(long)]
+        dry_run: bool,
+        /// Leaves out `cargo xtask ci` (for the tests of the xtask itself).
+        #[arg(long)]
+        skip_ci: bool,
+        /// Releases even when the changelog's Unreleased section has no entry.
+        #[arg(long)]
+        allow_empty_changelog: bool,
+        /// The crate to release, for example `callhook-auth`.
+        #[arg(value_name = "CRATE")]
+        crate_name: String,
+        /// The new version (`X.Y.Z`), or `patch`, `minor` or `major`.
+        #[arg(value_name = "VERSION | patch | minor | major")]
+        bump: release::Bump,
+    },
     /// Runs every fuzz target (cargo-fuzz, in `fuzz/`).
     Fuzz {
         /// Seconds per target.
@@ -66,6 +89,18 @@ fn main() -> std::process::ExitCode {
         Task::Dockerfile => dockerfile::run(),
         Task::Fuzz { time } => fuzz::run(time),
         Task::E2eCluster => cluster::run(),
+        Task::Release {
+            dry_run,
+            skip_ci,
+            allow_empty_changelog,
+            crate_name,
+            bump,
+        } => release::run(&release::Options {
+            dry_run,
+            skip_ci,
+            allow_empty_changelog,
+            ..release::Options::new(crate_name, bump)
+        }),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -213,6 +213,19 @@ pub(crate) fn runs(command: &mut Command) -> bool {
 
 /// Runs `command` for at most `limit`; whether it succeeded, and its stdout and stderr together.
 pub(crate) fn run_bounded(command: &mut Command, limit: Duration) -> Result<(bool, String)> {
+    run_bounded_with(command, limit, false)
+}
+
+/// [`run_bounded`], with the output also shown on stderr line by line as it comes, for a long
+/// command whose progress a person follows.
+pub(crate) fn run_bounded_showing(
+    command: &mut Command,
+    limit: Duration,
+) -> Result<(bool, String)> {
+    run_bounded_with(command, limit, true)
+}
+
+fn run_bounded_with(command: &mut Command, limit: Duration, show: bool) -> Result<(bool, String)> {
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -220,8 +233,8 @@ pub(crate) fn run_bounded(command: &mut Command, limit: Duration) -> Result<(boo
         .spawn()
         .context("could not start it")?;
     // Read both pipes on threads, so that a chatty child never blocks on a full pipe.
-    let stdout = child.stdout.take().map(drain);
-    let stderr = child.stderr.take().map(drain);
+    let stdout = child.stdout.take().map(|pipe| drain(pipe, show));
+    let stderr = child.stderr.take().map(|pipe| drain(pipe, show));
     let started = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait()? {
@@ -241,11 +254,22 @@ pub(crate) fn run_bounded(command: &mut Command, limit: Duration) -> Result<(boo
     Ok((status.success(), output))
 }
 
-fn drain(mut pipe: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<String> {
+fn drain(pipe: impl std::io::Read + Send + 'static, show: bool) -> std::thread::JoinHandle<String> {
     std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = pipe.read_to_end(&mut bytes);
-        String::from_utf8_lossy(&bytes).into_owned()
+        let mut kept = String::new();
+        let mut reader = std::io::BufReader::new(pipe);
+        let mut line = Vec::new();
+        // Lines as bytes, so that output that is not UTF-8 is kept (lossily) rather than cut.
+        while std::io::BufRead::read_until(&mut reader, b'\n', &mut line).is_ok_and(|read| read > 0)
+        {
+            let text = String::from_utf8_lossy(&line);
+            if show {
+                eprint!("{text}");
+            }
+            kept.push_str(&text);
+            line.clear();
+        }
+        kept
     })
 }
 
