@@ -10,6 +10,7 @@
 mod bench;
 mod ci;
 mod cluster;
+mod dist;
 mod dockerfile;
 mod fuzz;
 mod manifests;
@@ -47,6 +48,18 @@ enum Task {
     /// Lints the Dockerfile (hadolint) and checks it against the binary and the manifests (a step
     /// of `ci`).
     Dockerfile,
+    /// The release tarball `callhook-VERSION-TARGET.tar.gz` in `target/dist/`: a reproducible,
+    /// stripped build without the development commands, its dependency list embedded
+    /// (cargo auditable), with the licences, the README and SHA256SUMS; checked after packing.
+    Dist {
+        /// Build from a work tree with uncommitted changes (the tarball is named `-dirty`).
+        #[arg(long)]
+        allow_dirty: bool,
+        /// Build a second time from a copy of the sources at another path, and fail unless both
+        /// tarballs are byte-identical.
+        #[arg(long)]
+        check_reproducible: bool,
+    },
     /// Runs every fuzz target (cargo-fuzz, in `fuzz/`).
     Fuzz {
         /// Seconds per target.
@@ -64,6 +77,14 @@ fn main() -> std::process::ExitCode {
         Task::Manifests => manifests::run(),
         Task::Dockerfile => dockerfile::run(),
         Task::Fuzz { time } => fuzz::run(time),
+        Task::Dist {
+            allow_dirty,
+            check_reproducible,
+        } => dist::run(dist::Options {
+            allow_dirty,
+            check_reproducible,
+            profile: "dist",
+        }),
         Task::E2eCluster => cluster::run(),
     };
     match result {

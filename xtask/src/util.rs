@@ -202,6 +202,50 @@ pub(crate) fn runs(command: &mut Command) -> bool {
 
 /// Runs `command` for at most `limit`; whether it succeeded, and its stdout and stderr together.
 pub(crate) fn run_bounded(command: &mut Command, limit: Duration) -> Result<(bool, String)> {
+    let (status, stdout, stderr) = run_captured(command, limit)?;
+    Ok((status.success(), stdout + &stderr))
+}
+
+/// Runs `command` for at most `limit` and returns its stdout; fails when it cannot start, runs
+/// too long or exits non-zero, with the last line of its stderr. `what` names the command in the
+/// error (`git status`).
+pub(crate) fn stdout_of(command: &mut Command, limit: Duration, what: &str) -> Result<String> {
+    let (status, stdout, stderr) = run_captured(command, limit).with_context(|| what.to_owned())?;
+    if !status.success() {
+        let last = stderr.lines().rev().find(|line| !line.trim().is_empty());
+        bail!(
+            "{what} failed ({status}): {}",
+            last.unwrap_or("(no output)").trim()
+        );
+    }
+    Ok(stdout)
+}
+
+/// `cargo metadata --no-deps` of the workspace: its packages, without resolving dependencies,
+/// and its target directory.
+pub(crate) fn workspace_metadata() -> Result<serde_json::Value> {
+    let stdout = stdout_of(
+        &mut cargo(&["metadata", "--format-version", "1", "--no-deps"]),
+        Duration::from_secs(120),
+        "cargo metadata",
+    )?;
+    serde_json::from_str(&stdout).context("cargo metadata printed no JSON")
+}
+
+/// Cargo's target directory, from [`workspace_metadata`] (it may be moved by `CARGO_TARGET_DIR`
+/// or configuration).
+pub(crate) fn target_directory(metadata: &serde_json::Value) -> PathBuf {
+    metadata
+        .get("target_directory")
+        .and_then(serde_json::Value::as_str)
+        .map_or_else(|| workspace_root().join("target"), PathBuf::from)
+}
+
+/// Runs `command` for at most `limit`; its exit status, stdout and stderr.
+fn run_captured(
+    command: &mut Command,
+    limit: Duration,
+) -> Result<(std::process::ExitStatus, String, String)> {
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -223,11 +267,11 @@ pub(crate) fn run_bounded(command: &mut Command, limit: Duration) -> Result<(boo
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    let mut output = String::new();
-    for pipe in [stdout, stderr].into_iter().flatten() {
-        output.push_str(&pipe.join().unwrap_or_default());
-    }
-    Ok((status.success(), output))
+    let joined = |pipe: Option<std::thread::JoinHandle<String>>| {
+        pipe.map(|pipe| pipe.join().unwrap_or_default())
+            .unwrap_or_default()
+    };
+    Ok((status, joined(stdout), joined(stderr)))
 }
 
 fn drain(mut pipe: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<String> {
