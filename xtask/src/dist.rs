@@ -87,7 +87,7 @@ pub(crate) fn run(options: Options) -> Result<()> {
 
     let target = dist.join("build");
     let binary = build(&source, options.profile, &source.root, &target)?;
-    let tarball = package(&source, &binary, &dist)?;
+    let tarball = package(&source, &binary, &source.root, &dist)?;
     check(
         &source,
         &tarball,
@@ -101,7 +101,7 @@ pub(crate) fn run(options: Options) -> Result<()> {
         copy_tracked_files(&source.root, &tree)?;
         let target = copy.join("target");
         let binary = build(&source, options.profile, &tree, &target)?;
-        let again = package(&source, &binary, &copy)?;
+        let again = package(&source, &binary, &tree, &copy)?;
         check(&source, &again, (&tree, &target), &copy.join("check"))?;
         let first = read(&tarball.path)?;
         let second = read(&again.path)?;
@@ -339,10 +339,11 @@ struct Tarball {
     digest: String,
 }
 
-/// Packs `binary` and the documents into `directory`, with a `SHA256SUMS` beside the tarball.
-fn package(source: &Source, binary: &Path, directory: &Path) -> Result<Tarball> {
+/// Packs `binary` and the documents of `tree` into `directory`, with a `SHA256SUMS` beside the
+/// tarball.
+fn package(source: &Source, binary: &Path, tree: &Path, directory: &Path) -> Result<Tarball> {
     let name = source.name();
-    let bytes = pack(&name, members(binary, &source.root)?, source.epoch)?;
+    let bytes = pack(&name, members(binary, tree)?, source.epoch)?;
     std::fs::create_dir_all(directory)
         .with_context(|| format!("cannot create {}", directory.display()))?;
     let file = format!("{name}.tar.gz");
@@ -393,8 +394,9 @@ struct Member {
 /// the files' times, owners, modes and the order they are given in.
 fn pack(top: &str, mut members: Vec<Member>, epoch: u64) -> Result<Vec<u8>> {
     members.sort_by(|a, b| a.name.cmp(&b.name));
-    if let Some(twice) = members.windows(2).find(|pair| pair[0].name == pair[1].name) {
-        bail!("the tarball would hold {} twice", twice[0].name);
+    let mut names = BTreeSet::new();
+    if let Some(twice) = members.iter().find(|member| !names.insert(&member.name)) {
+        bail!("the tarball would hold {} twice", twice.name);
     }
     let sums_text = sums(
         members
@@ -894,4 +896,253 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+
+    const EPOCH: u64 = 1_700_000_000;
+    const TOP: &str = "callhook-1.2.3-x86_64-unknown-linux-gnu";
+    /// The tarball's files but its SHA256SUMS, in byte order.
+    const FILES: [&str; 4] = ["LICENSE-APACHE", "LICENSE-MIT", "README.md", "callhook"];
+
+    fn contents(name: &str) -> String {
+        format!("the contents of {name}\n")
+    }
+
+    /// A directory with the binary and the documents, created in `order`, with `mode` and
+    /// `mtime`: what `members` reads, as two machines could leave it.
+    fn inputs(order: &[&str], mode: u32, mtime: SystemTime) -> tempfile::TempDir {
+        let directory = tempfile::tempdir().unwrap();
+        for name in order {
+            let path = directory.path().join(name);
+            std::fs::write(&path, contents(name)).unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(mtime)
+                .unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        directory
+    }
+
+    fn tarball_of(directory: &Path) -> Vec<u8> {
+        pack(
+            TOP,
+            members(&directory.join(BINARY), directory).unwrap(),
+            EPOCH,
+        )
+        .unwrap()
+    }
+
+    fn some_tarball() -> Vec<u8> {
+        tarball_of(inputs(&FILES, 0o644, SystemTime::now()).path())
+    }
+
+    #[test]
+    fn the_same_files_give_the_same_bytes_whatever_their_times_modes_and_order() {
+        let mut order = FILES.to_vec();
+        let old = SystemTime::UNIX_EPOCH + Duration::from_secs(1);
+        let first = inputs(&order, 0o600, old);
+        order.reverse();
+        let second = inputs(&order, 0o777, SystemTime::now());
+        let tarball = tarball_of(first.path());
+        assert_eq!(tarball, tarball_of(second.path()));
+
+        // The order the members are given in does not matter either.
+        let mut reversed = members(&first.path().join(BINARY), first.path()).unwrap();
+        reversed.reverse();
+        assert_eq!(tarball, pack(TOP, reversed, EPOCH).unwrap());
+
+        // And the contents do: a changed byte changes the tarball.
+        std::fs::write(first.path().join("README.md"), "changed\n").unwrap();
+        assert_ne!(tarball, tarball_of(first.path()));
+    }
+
+    #[test]
+    fn one_top_directory_holds_the_files_in_byte_order_with_fixed_modes_owner_and_time() {
+        let entries = list(&some_tarball()).unwrap();
+        let shown: Vec<(&str, tar::EntryType, u32)> = entries
+            .iter()
+            .map(|entry| (entry.path.as_str(), entry.kind, entry.mode))
+            .collect();
+        let path = |name: &str| format!("{TOP}/{name}");
+        let directory = format!("{TOP}/");
+        assert_eq!(
+            shown,
+            [
+                (directory.as_str(), tar::EntryType::Directory, 0o755),
+                (
+                    path("LICENSE-APACHE").as_str(),
+                    tar::EntryType::Regular,
+                    0o644
+                ),
+                (path("LICENSE-MIT").as_str(), tar::EntryType::Regular, 0o644),
+                (path("README.md").as_str(), tar::EntryType::Regular, 0o644),
+                (path("SHA256SUMS").as_str(), tar::EntryType::Regular, 0o644),
+                (path("callhook").as_str(), tar::EntryType::Regular, 0o755),
+            ]
+        );
+        for entry in &entries {
+            assert_eq!(
+                (entry.uid, entry.gid, entry.mtime),
+                (0, 0, EPOCH),
+                "{}",
+                entry.path
+            );
+            assert!(
+                entry.user.is_empty() && entry.group.is_empty(),
+                "{}",
+                entry.path
+            );
+        }
+        layout(&entries, TOP, EPOCH).unwrap();
+        assert!(layout(&entries, TOP, EPOCH + 1).is_err());
+        assert!(layout(&entries, "callhook-other", EPOCH).is_err());
+    }
+
+    #[test]
+    fn sha256sums_lists_the_other_files_as_sha256sum_writes_them() {
+        let entries = list(&some_tarball()).unwrap();
+        let sums = entries
+            .iter()
+            .find(|entry| entry.path == format!("{TOP}/{SUMS}"))
+            .map(|entry| String::from_utf8(entry.bytes.clone()).unwrap())
+            .unwrap();
+        let expected: String = FILES
+            .iter()
+            .map(|name| format!("{}  {name}\n", sha256_hex(contents(name).as_bytes())))
+            .collect();
+        assert_eq!(sums, expected);
+        // The test vector of FIPS 180-2: ring's SHA-256, written in lower-case hex.
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn the_gzip_header_has_no_time_or_name_and_a_fixed_level_and_system() {
+        let tarball = some_tarball();
+        // Magic, deflate, no flags (so no file name), mtime 0, "maximum compression", unknown OS.
+        assert_eq!(tarball[..10], [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 255]);
+    }
+
+    #[test]
+    fn the_unpacked_tarball_passes_sha256sum_and_a_changed_file_fails() {
+        let scratch = tempfile::tempdir().unwrap();
+        let archive = scratch.path().join(format!("{TOP}.tar.gz"));
+        std::fs::write(&archive, some_tarball()).unwrap();
+        let unpacked = scratch.path().join(TOP);
+        // The operator's commands, where this machine has them.
+        if crate::util::has_program("tar", &["--version"])
+            && crate::util::has_program("sha256sum", &["--version"])
+        {
+            let mut untar = Command::new("tar");
+            untar.arg("-xzf").arg(&archive).current_dir(scratch.path());
+            assert!(crate::util::runs(&mut untar));
+            let mut check = Command::new("sha256sum");
+            check.args(["-c", SUMS]).current_dir(&unpacked);
+            let (passed, output) = crate::util::run_bounded(&mut check, QUICK).unwrap();
+            assert!(passed, "{output}");
+            let mode = std::fs::metadata(unpacked.join(BINARY))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o755);
+        } else {
+            tar::Archive::new(flate2::read::GzDecoder::new(
+                read(&archive).unwrap().as_slice(),
+            ))
+            .unpack(scratch.path())
+            .unwrap();
+        }
+        assert_eq!(verify_sums(&unpacked).unwrap(), "SHA256SUMS: 4 files match");
+
+        std::fs::write(unpacked.join("LICENSE-MIT"), "changed\n").unwrap();
+        let error = verify_sums(&unpacked).unwrap_err().to_string();
+        assert!(error.contains("line 2: LICENSE-MIT has sha256"), "{error}");
+        std::fs::write(unpacked.join("LICENSE-MIT"), contents("LICENSE-MIT")).unwrap();
+        std::fs::write(unpacked.join("extra"), "").unwrap();
+        let error = verify_sums(&unpacked).unwrap_err().to_string();
+        assert!(error.contains("the directory holds"), "{error}");
+    }
+
+    #[test]
+    fn a_file_given_twice_is_refused() {
+        let member = Member {
+            name: "README.md".to_owned(),
+            bytes: Vec::new(),
+            executable: false,
+        };
+        let error = pack(TOP, vec![member.clone(), member], EPOCH).unwrap_err();
+        assert!(error.to_string().contains("README.md twice"), "{error}");
+    }
+
+    #[test]
+    fn differing_members_names_the_file_that_changed() {
+        let directory = inputs(&FILES, 0o644, SystemTime::now());
+        let first = tarball_of(directory.path());
+        std::fs::write(directory.path().join(BINARY), "another build\n").unwrap();
+        let second = tarball_of(directory.path());
+        // The binary, and the SHA256SUMS that lists it.
+        assert_eq!(
+            differing_members(&first, &second).unwrap(),
+            [format!("{TOP}/{SUMS}"), format!("{TOP}/{BINARY}")]
+        );
+    }
+
+    #[test]
+    fn remapping_goes_from_the_shortest_prefix_to_the_longest() {
+        let paths = [
+            (PathBuf::from("/work/tree/target"), "/callhook/target"),
+            (PathBuf::from("/home/me/.cargo"), "/cargo"),
+            (PathBuf::from("/work/tree"), "/callhook"),
+            (PathBuf::from("/work/tree"), "/callhook"),
+        ];
+        assert_eq!(
+            remap_flags(&paths).split('\u{1f}').collect::<Vec<_>>(),
+            [
+                "--remap-path-prefix=/work/tree=/callhook",
+                "--remap-path-prefix=/home/me/.cargo=/cargo",
+                "--remap-path-prefix=/work/tree/target=/callhook/target",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_path_of_the_machine_in_the_binary_is_found() {
+        let paths = [(PathBuf::from("/work/tree"), "/callhook")];
+        let home = Some(Path::new("/home/me"));
+        no_machine_paths(
+            b"panicked at /callhook/src/main.rs:1:1 /home/mean",
+            &paths,
+            home,
+        )
+        .unwrap();
+        let error = no_machine_paths(b"at /work/tree/src/main.rs", &paths, home).unwrap_err();
+        assert!(error.to_string().contains("/work/tree"), "{error}");
+        let error = no_machine_paths(b"/home/me/.rustup/x.rs", &paths, home).unwrap_err();
+        assert!(error.to_string().contains("/home/me/"), "{error}");
+    }
+
+    #[test]
+    fn help_passes_with_serve_and_without_the_development_commands() {
+        let help = "About.\n\nUsage: callhook <COMMAND>\n\nCommands:\n  serve     Run it\n  \
+                    classify  Read one\n  help      Print this\n\nOptions:\n  -h, --help  Help\n";
+        assert_eq!(
+            commands(help).unwrap(),
+            "callhook --help: serve, classify, help; no development commands"
+        );
+        let with_demo = help.replace("  help ", "  demo      Play\n  help ");
+        let error = commands(&with_demo).unwrap_err().to_string();
+        assert!(error.contains("[\"demo\"]"), "{error}");
+        assert!(commands("Usage: callhook\n").is_err());
+    }
 }
