@@ -68,25 +68,53 @@ const QUICK: Duration = Duration::from_secs(60);
 /// The most that unpacking or decompressing may produce: a callhook binary is about 15 MB.
 const UNPACKED_LIMIT: u64 = 512 * 1024 * 1024;
 
+/// The profile of a release tarball.
+pub(crate) const DIST_PROFILE: &str = "dist";
+
 /// What `cargo xtask dist` is asked for.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Options {
     /// Build from a work tree with uncommitted changes (the tarball's name says `-dirty`).
     pub(crate) allow_dirty: bool,
     /// Build a second time from a copy at another path and require identical tarballs.
     pub(crate) check_reproducible: bool,
-    /// The cargo profile: `dist`, or for CI's check of reproducibility one as cheap to build.
-    pub(crate) profile: &'static str,
+    /// The cargo profile: [`DIST_PROFILE`], or for CI's check of reproducibility `dist-check`,
+    /// unoptimised. Another profile's tarball goes to `target/PROFILE/` and is named after it.
+    pub(crate) profile: String,
 }
 
-pub(crate) fn run(options: Options) -> Result<()> {
+/// `cargo xtask ci`'s step: the whole of `dist --check-reproducible`, two builds in two
+/// directories, on the `dist-check` profile. A build of the `dist` profile takes about ten
+/// minutes on this project's two cores (six after a new commit: the commit's time is
+/// `SOURCE_DATE_EPOCH`, which cc passes to the compiler of ring's C code, so ring and what
+/// depends on it are rebuilt, and the thin LTO of the binary alone takes minutes), so two of them
+/// cannot fit in CI's time. `dist-check` is `dist` unoptimised: the same features, flags, path
+/// remapping, stripping, dependency list, packing and checks. What it leaves to
+/// `cargo xtask dist --check-reproducible` run by hand is the optimiser's own determinism.
+/// Uncommitted changes are allowed (its tarball is not a release): `cargo xtask ci` runs before
+/// a commit too.
+pub(crate) fn ci() -> Result<()> {
     let started = Instant::now();
-    let source = Source::read(options.allow_dirty)?;
-    let dist = crate::util::target_directory(&source.metadata).join("dist");
+    eprintln!(
+        "\n==> dist: cargo xtask dist --profile dist-check --check-reproducible --allow-dirty"
+    );
+    run(&Options {
+        allow_dirty: true,
+        check_reproducible: true,
+        profile: "dist-check".to_owned(),
+    })?;
+    eprintln!("==> dist: ok ({:.1}s)", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+pub(crate) fn run(options: &Options) -> Result<()> {
+    let started = Instant::now();
+    let source = Source::read(options.allow_dirty, &options.profile)?;
+    let dist = crate::util::target_directory(&source.metadata).join(&source.profile);
     ensure_cargo_auditable()?;
 
     let target = dist.join("build");
-    let binary = build(&source, options.profile, &source.root, &target)?;
+    let binary = build(&source, &source.root, &target)?;
     let tarball = package(&source, &binary, &source.root, &dist)?;
     check(
         &source,
@@ -100,7 +128,7 @@ pub(crate) fn run(options: Options) -> Result<()> {
         let tree = copy.join("callhook");
         copy_tracked_files(&source.root, &tree)?;
         let target = copy.join("target");
-        let binary = build(&source, options.profile, &tree, &target)?;
+        let binary = build(&source, &tree, &target)?;
         let again = package(&source, &binary, &tree, &copy)?;
         check(&source, &again, (&tree, &target), &copy.join("check"))?;
         let first = read(&tarball.path)?;
@@ -158,10 +186,12 @@ struct Source {
     /// The commit's time, in seconds since 1970: `SOURCE_DATE_EPOCH` and every entry's mtime.
     epoch: u64,
     dirty: bool,
+    /// The cargo profile it is built with.
+    profile: String,
 }
 
 impl Source {
-    fn read(allow_dirty: bool) -> Result<Source> {
+    fn read(allow_dirty: bool, profile: &str) -> Result<Source> {
         let root = workspace_root();
         let git = |args: &[&str]| {
             let mut command = Command::new("git");
@@ -228,14 +258,23 @@ impl Source {
             commit,
             epoch,
             dirty,
+            profile: profile.to_owned(),
         })
     }
 
-    /// `callhook-VERSION-TARGET`, `-dirty` after it for a work tree with uncommitted changes: the
-    /// name of the top directory and of the tarball.
+    /// `callhook-VERSION-TARGET`, then the profile when it is not [`DIST_PROFILE`] and `-dirty`
+    /// for a work tree with uncommitted changes: the name of the top directory and of the
+    /// tarball.
     fn name(&self) -> String {
-        let dirty = if self.dirty { "-dirty" } else { "" };
-        format!("{BINARY}-{}-{}{dirty}", self.version, self.host)
+        let mut name = format!("{BINARY}-{}-{}", self.version, self.host);
+        if self.profile != DIST_PROFILE {
+            name.push('-');
+            name.push_str(&self.profile);
+        }
+        if self.dirty {
+            name.push_str("-dirty");
+        }
+        name
     }
 
     /// The paths of this machine that the build in `tree`, into `target`, rewrites, each with
@@ -295,8 +334,9 @@ fn ensure_cargo_auditable() -> Result<()> {
     )
 }
 
-/// Builds `callhook` from `tree` into `target` with `profile`; the binary's path.
-fn build(source: &Source, profile: &str, tree: &Path, target: &Path) -> Result<PathBuf> {
+/// Builds `callhook` from `tree` into `target`; the binary's path.
+fn build(source: &Source, tree: &Path, target: &Path) -> Result<PathBuf> {
+    let profile = source.profile.as_str();
     let mut command = cargo(&[
         "auditable",
         "build",

@@ -59,6 +59,10 @@ enum Task {
         /// tarballs are byte-identical.
         #[arg(long)]
         check_reproducible: bool,
+        /// The cargo profile. `dist-check` is `dist` unoptimised, for CI's check of
+        /// reproducibility; its tarball goes to `target/dist-check/` and is named after it.
+        #[arg(long, default_value = dist::DIST_PROFILE)]
+        profile: String,
     },
     /// Runs every fuzz target (cargo-fuzz, in `fuzz/`).
     Fuzz {
@@ -80,10 +84,11 @@ fn main() -> std::process::ExitCode {
         Task::Dist {
             allow_dirty,
             check_reproducible,
-        } => dist::run(dist::Options {
+            profile,
+        } => dist::run(&dist::Options {
             allow_dirty,
             check_reproducible,
-            profile: "dist",
+            profile,
         }),
         Task::E2eCluster => cluster::run(),
     };
