@@ -339,6 +339,7 @@ fn ensure_cargo_auditable() -> Result<()> {
 /// Builds `callhook` from `tree` into `target`; the binary's path.
 fn build(source: &Source, tree: &Path, target: &Path) -> Result<PathBuf> {
     let profile = source.profile.as_str();
+    let flags = remap_flags(&source.machine_paths(tree, target));
     let mut command = cargo(&[
         "auditable",
         "build",
@@ -357,11 +358,10 @@ fn build(source: &Source, tree: &Path, target: &Path) -> Result<PathBuf> {
         .env("SOURCE_DATE_EPOCH", source.epoch.to_string())
         // CARGO_ENCODED_RUSTFLAGS wins over RUSTFLAGS and every rustflags of cargo's
         // configuration, so that the machine's own flags cannot change the binary.
-        .env(
-            "CARGO_ENCODED_RUSTFLAGS",
-            remap_flags(&source.machine_paths(tree, target)),
-        )
+        .env("CARGO_ENCODED_RUSTFLAGS", &flags)
         .env_remove("RUSTFLAGS");
+    // The command's line shows the flags run together (their separator does not print).
+    eprintln!("dist: rustc flags: {}", flags.replace('\u{1f}', " "));
     run_step(
         &format!("dist build ({profile}, in {})", tree.display()),
         command,
