@@ -86,13 +86,14 @@ pub(crate) struct Options {
 }
 
 /// `cargo xtask ci`'s step: the whole of `dist --check-reproducible`, two builds in two
-/// directories, on the `dist-check` profile. A build of the `dist` profile takes about ten
-/// minutes on this project's two cores (six after a new commit: the commit's time is
-/// `SOURCE_DATE_EPOCH`, which cc passes to the compiler of ring's C code, so ring and what
-/// depends on it are rebuilt, and the thin LTO of the binary alone takes minutes), so two of them
-/// cannot fit in CI's time. `dist-check` is `dist` unoptimised: the same features, flags, path
-/// remapping, stripping, dependency list, packing and checks. What it leaves to
-/// `cargo xtask dist --check-reproducible` run by hand is the optimiser's own determinism.
+/// directories, on the `dist-check` profile (5 to 6 minutes measured here, cold, with the two
+/// cores shared with other builds). A cold build of the `dist` profile took 10 to 11 minutes on
+/// the same machine, and 2 to 6 after a new commit (the commit's time is `SOURCE_DATE_EPOCH`,
+/// which cc passes to the compiler of ring's C code, so ring and what depends on it are rebuilt,
+/// and the thin LTO of the binary alone takes minutes): two of them cannot fit in CI's time.
+/// `dist-check` is `dist` unoptimised: the same features, flags, path remapping, stripping,
+/// dependency list, packing and checks. What it leaves to `cargo xtask dist --check-reproducible`
+/// run by hand is the optimiser's own determinism (thin LTO, one codegen unit, opt-level 3).
 /// Uncommitted changes are allowed (its tarball is not a release): `cargo xtask ci` runs before
 /// a commit too.
 pub(crate) fn ci() -> Result<()> {
