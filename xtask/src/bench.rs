@@ -28,7 +28,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::util::{cargo, run_step, workspace_root};
+use crate::util::{cargo, run_step};
 
 /// The bot's app id in every token and configuration of the benchmark.
 pub(crate) const APP_ID: &str = "6a0c6e6c-1f2a-4c1e-9d6b-0a1b2c3d4e5f";
@@ -112,7 +112,7 @@ impl Settings {
 pub(crate) fn run(quick: bool) -> Result<()> {
     let started = Instant::now();
     let settings = Settings::new(quick);
-    let target = target_directory()?;
+    let target = crate::util::target_directory(&crate::util::workspace_metadata()?);
     let scratch = target.join("bench");
     std::fs::create_dir_all(&scratch)
         .with_context(|| format!("cannot create {}", scratch.display()))?;
@@ -220,25 +220,6 @@ fn build(target: &Path, profile: &str) -> Result<Binaries> {
 /// The directory under the target directory where cargo puts what `profile` builds.
 fn profile_directory(profile: &str) -> &str {
     if profile == "dev" { "debug" } else { profile }
-}
-
-/// Cargo's target directory (it may be moved by `CARGO_TARGET_DIR` or configuration).
-fn target_directory() -> Result<PathBuf> {
-    let output = cargo(&["metadata", "--format-version", "1", "--no-deps"])
-        .output()
-        .context("cannot run cargo metadata")?;
-    if !output.status.success() {
-        bail!(
-            "cargo metadata failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let metadata: serde_json::Value =
-        serde_json::from_slice(&output.stdout).context("cargo metadata printed no JSON")?;
-    Ok(metadata
-        .get("target_directory")
-        .and_then(serde_json::Value::as_str)
-        .map_or_else(|| workspace_root().join("target"), PathBuf::from))
 }
 
 /// The one-minute load average, so that a reader can tell a busy machine from a slow program.

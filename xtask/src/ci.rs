@@ -76,6 +76,10 @@ pub(crate) fn run() -> Result<()> {
     crate::outside::run()?;
     crate::manifests::run()?;
     crate::dockerfile::run()?;
+    // The release tarball, built twice in two directories and required byte-identical. On the
+    // `dist-check` profile (dist unoptimised): two builds of the `dist` profile itself take
+    // about twenty minutes here, past CI's budget; `crate::dist::ci` says what that leaves out.
+    crate::dist::ci()?;
     // About 10 s once nginx is installed (under a minute with the install), so it runs here
     // rather than as a step of its own in `.ci/run`.
     eprintln!("\n==> e2e cluster: cargo xtask e2e-cluster");

@@ -11,6 +11,7 @@
 mod bench;
 mod ci;
 mod cluster;
+mod dist;
 mod dockerfile;
 mod fuzz;
 mod manifests;
@@ -71,6 +72,22 @@ enum Task {
         #[arg(value_name = "VERSION | patch | minor | major")]
         bump: release::Bump,
     },
+    /// The release tarball `callhook-VERSION-TARGET.tar.gz` in `target/dist/`: a reproducible,
+    /// stripped build without the development commands, its dependency list embedded
+    /// (cargo auditable), with the licences, the README and SHA256SUMS; checked after packing.
+    Dist {
+        /// Build from a work tree with uncommitted changes (the tarball is named `-dirty`).
+        #[arg(long)]
+        allow_dirty: bool,
+        /// Build a second time from a copy of the sources at another path, and fail unless both
+        /// tarballs are byte-identical.
+        #[arg(long)]
+        check_reproducible: bool,
+        /// The cargo profile. `dist-check` is `dist` unoptimised, for CI's check of
+        /// reproducibility; its tarball goes to `target/dist-check/` and is named after it.
+        #[arg(long, default_value = dist::DIST_PROFILE)]
+        profile: String,
+    },
     /// Runs every fuzz target (cargo-fuzz, in `fuzz/`).
     Fuzz {
         /// Seconds per target.
@@ -88,6 +105,15 @@ fn main() -> std::process::ExitCode {
         Task::Manifests => manifests::run(),
         Task::Dockerfile => dockerfile::run(),
         Task::Fuzz { time } => fuzz::run(time),
+        Task::Dist {
+            allow_dirty,
+            check_reproducible,
+            profile,
+        } => dist::run(&dist::Options {
+            allow_dirty,
+            check_reproducible,
+            profile,
+        }),
         Task::E2eCluster => cluster::run(),
         Task::Release {
             dry_run,

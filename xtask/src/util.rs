@@ -213,7 +213,8 @@ pub(crate) fn runs(command: &mut Command) -> bool {
 
 /// Runs `command` for at most `limit`; whether it succeeded, and its stdout and stderr together.
 pub(crate) fn run_bounded(command: &mut Command, limit: Duration) -> Result<(bool, String)> {
-    run_bounded_with(command, limit, false)
+    let (status, stdout, stderr) = run_captured(command, limit, false)?;
+    Ok((status.success(), stdout + &stderr))
 }
 
 /// [`run_bounded`], with the output also shown on stderr line by line as it comes, for a long
@@ -222,10 +223,53 @@ pub(crate) fn run_bounded_showing(
     command: &mut Command,
     limit: Duration,
 ) -> Result<(bool, String)> {
-    run_bounded_with(command, limit, true)
+    let (status, stdout, stderr) = run_captured(command, limit, true)?;
+    Ok((status.success(), stdout + &stderr))
 }
 
-fn run_bounded_with(command: &mut Command, limit: Duration, show: bool) -> Result<(bool, String)> {
+/// Runs `command` for at most `limit` and returns its stdout; fails when it cannot start, runs
+/// too long or exits non-zero, with the last line of its stderr. `what` names the command in the
+/// error (`git status`).
+pub(crate) fn stdout_of(command: &mut Command, limit: Duration, what: &str) -> Result<String> {
+    let (status, stdout, stderr) =
+        run_captured(command, limit, false).with_context(|| what.to_owned())?;
+    if !status.success() {
+        let last = stderr.lines().rev().find(|line| !line.trim().is_empty());
+        bail!(
+            "{what} failed ({status}): {}",
+            last.unwrap_or("(no output)").trim()
+        );
+    }
+    Ok(stdout)
+}
+
+/// `cargo metadata --no-deps` of the workspace: its packages, without resolving dependencies,
+/// and its target directory.
+pub(crate) fn workspace_metadata() -> Result<serde_json::Value> {
+    let stdout = stdout_of(
+        &mut cargo(&["metadata", "--format-version", "1", "--no-deps"]),
+        Duration::from_secs(120),
+        "cargo metadata",
+    )?;
+    serde_json::from_str(&stdout).context("cargo metadata printed no JSON")
+}
+
+/// Cargo's target directory, from [`workspace_metadata`] (it may be moved by `CARGO_TARGET_DIR`
+/// or configuration).
+pub(crate) fn target_directory(metadata: &serde_json::Value) -> PathBuf {
+    metadata
+        .get("target_directory")
+        .and_then(serde_json::Value::as_str)
+        .map_or_else(|| workspace_root().join("target"), PathBuf::from)
+}
+
+/// Runs `command` for at most `limit`; its exit status, stdout and stderr, shown on stderr as
+/// they come when `show`.
+fn run_captured(
+    command: &mut Command,
+    limit: Duration,
+    show: bool,
+) -> Result<(std::process::ExitStatus, String, String)> {
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -247,11 +291,11 @@ fn run_bounded_with(command: &mut Command, limit: Duration, show: bool) -> Resul
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    let mut output = String::new();
-    for pipe in [stdout, stderr].into_iter().flatten() {
-        output.push_str(&pipe.join().unwrap_or_default());
-    }
-    Ok((status.success(), output))
+    let joined = |pipe: Option<std::thread::JoinHandle<String>>| {
+        pipe.map(|pipe| pipe.join().unwrap_or_default())
+            .unwrap_or_default()
+    };
+    Ok((status, joined(stdout), joined(stderr)))
 }
 
 fn drain(pipe: impl std::io::Read + Send + 'static, show: bool) -> std::thread::JoinHandle<String> {
