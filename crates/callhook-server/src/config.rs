@@ -560,9 +560,12 @@ impl Config {
                 self.server.backlog
             ));
         }
-        if self.server.dedup_capacity == 0 {
-            problems
-                .push("server.dedup_capacity: expected a positive number of ids, got 0".to_owned());
+        let max_ids = crate::dedup::DedupStore::MAX_CAPACITY;
+        if self.server.dedup_capacity == 0 || self.server.dedup_capacity > max_ids {
+            problems.push(format!(
+                "server.dedup_capacity: expected a number of ids from 1 to {max_ids}, got {}",
+                self.server.dedup_capacity
+            ));
         }
         self.dedup_problems(&mut problems);
         if let Err(error) = self.auth.builder().validate() {

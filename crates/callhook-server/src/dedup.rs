@@ -5,37 +5,38 @@
 //!
 //! The store never keeps an id itself. Each `X-Microsoft-Skype-Message-ID` is reduced to a 128-bit
 //! [digest](DedupStore#the-digest): an id of 40 bytes and an id of 8 KiB cost the same. Delivered
-//! digests live in time buckets, each a hash set of digests that hashes with the digest's own bits
-//! (they are already uniformly random, so hashing them again would only cost time). A bucket takes
-//! the deliveries of at most one bucket width (a tenth of the window) and at most a tenth of the
-//! capacity; it then closes, and a new bucket opens with the next delivery. A bucket expires whole.
+//! digests are kept in delivery order in a queue, and one hash index finds a digest in it: the index
+//! holds only each digest's 4-byte place in the queue, and hashes with the digest's own bits (they
+//! are uniformly random already, so hashing them again would only cost time). A look-up is one probe
+//! of one table, whatever the number of ids remembered; the platform sends a new id with nearly every
+//! notification, so nearly every look-up is a miss, and a miss touches one group of the index.
 //!
 //! # The window
 //!
-//! A bucket opened at `t` takes digests delivered in `[t, t + width)` and expires at
-//! `t + width + window`. So a delivered id is remembered for at least `window` and at most
-//! `window + width`, with `width` a tenth of the window (and at least a millisecond). Time is
-//! [`tokio::time::Instant`], so that tests control it with `tokio::time::pause`.
+//! Time is kept in marks rather than per id: a mark opens with the first delivery at least one mark
+//! width (a tenth of the window, and at least a millisecond) after the previous mark opened, and the
+//! ids delivered from then until the next mark belong to it. A mark opened at `t` and its ids expire
+//! together at `t + width + window`. So a delivered id is remembered for at least `window` and at
+//! most `window + width`. Time is [`tokio::time::Instant`], so that tests control it with
+//! `tokio::time::pause`.
 //!
 //! # The capacity
 //!
-//! The store remembers at most `capacity` ids at any time. When a delivery would make it remember
-//! more, the oldest buckets are dropped whole, before their window ends, until it remembers at most
-//! `capacity` again; [`DedupStore::forgotten_early`] counts the ids dropped so. Because a bucket holds
-//! at most `ceil(capacity / 10)` ids, such a drop forgets at most a tenth of the capacity at once: right
-//! after it the store remembers more than `capacity - ceil(capacity / 10)` ids.
+//! The store remembers at most `capacity` ids at any time. A delivery that would make it remember
+//! more makes it forget the oldest id first, before its window ends; [`DedupStore::forgotten_early`]
+//! counts the ids forgotten so. A full store so forgets one id per new one, always the oldest.
 //!
 //! # Memory
 //!
-//! A remembered digest costs one 16-byte slot and one control byte of a hash table whose load stays
-//! between 7/16 and 7/8 (the table doubles when it is 7/8 full), so at most 17 × 16 / 7 ≈ 39 bytes,
-//! whatever the length of the id. Tables of fewer than four ids cost up to 84 bytes each, so the
-//! store's whole cost is at most about 39 bytes per remembered id plus a fixed part: 84 bytes for each
-//! live bucket (at most 22: eleven closed by time, ten full ones and the current one) and the bucket
-//! queue, under 4 KiB in all. The integration
-//! test `tests/dedup_memory.rs` measures it with a counting allocator. The claims of deliveries in
-//! flight cost about half a kilobyte each (a `watch` channel for the waiters), and there are never more
-//! of them than `admit` lets through.
+//! A remembered digest costs its 16 bytes in the queue and one 4-byte place and one control byte in
+//! the index. The queue grows by doubling, and the index doubles when it is 7/8 full; when a mark
+//! expires and either holds more than twice the room its ids need, it is shrunk to fit. So the queue
+//! holds at most twice its ids (at most 32 bytes each) and the index keeps a load of at least 7/32
+//! (at most 5 × 32 / 7 ≈ 23 bytes each, about 11 in the steady state): at most about 55 bytes per
+//! remembered id, about 22 to 44 in practice, whatever the length of the id, plus a fixed part under
+//! 1 KiB (the marks, at most twelve, and the empty tables). The integration test
+//! `tests/dedup_memory.rs` measures it with a counting allocator. A delivery in flight costs one slot
+//! of a hash set of claims, and there are never more of them than `admit` lets through.
 //!
 //! # Deliveries in flight
 //!
@@ -43,10 +44,12 @@
 //! the digest. Concurrent requests with the same id find the claim and wait for it to end, without
 //! being admitted: when the delivery succeeded they answer [`Once::Duplicate`], when it failed or was
 //! cancelled they try to claim again, so exactly one of them delivers next. The claim is held by a drop
-//! guard, so a request that is cancelled mid-delivery releases its claim and wakes its waiters. No lock
-//! is held across an await.
+//! guard, so a request that is cancelled mid-delivery releases its claim and wakes its waiters. A
+//! waiter waits on one of [`WAKE_SHARDS`] notifiers, chosen by its digest, and an ending claim wakes
+//! the waiters of its shard, who look again: a claim costs no allocation of its own, and a waiter is
+//! woken only by the ends of deliveries that share its shard. No lock is held across an await.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
@@ -54,7 +57,8 @@ use std::mem;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use hashbrown::HashTable;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// What [`DedupStore::deliver_once`] did.
@@ -73,6 +77,14 @@ pub enum DedupError {
     /// The capacity was zero: the store could remember nothing.
     #[error("the de-duplication capacity must be at least one id")]
     ZeroCapacity,
+    /// The capacity was more ids than the store's 4-byte places can number.
+    #[error("the de-duplication capacity must be at most {max} ids, not {capacity}")]
+    CapacityTooLarge {
+        /// The capacity asked for.
+        capacity: usize,
+        /// The largest capacity.
+        max: usize,
+    },
     /// The window was zero: the store would forget every id at once.
     #[error("the de-duplication window must be longer than zero")]
     ZeroWindow,
@@ -87,51 +99,62 @@ pub enum DedupError {
 /// byte, one behind a `1`. It is the hash the standard library relies on against chosen
 /// collisions in hash tables, and it is the same defence here: nobody outside the process knows
 /// the key, and no answer shows a digest (a duplicate and a delivery are both `202`), so nobody can
-/// choose ids whose digests collide. (An HMAC-SHA-256 cost about 5,000 instructions a request,
-/// most of the store's cost; this costs a few hundred.) Two of `n` distinct ids collide with a
-/// probability of about `n² / 2¹²⁹`: about 1.5 × 10⁻²⁷ at 1,000,000 ids. A collision would make a new
-/// notification look like a duplicate and go undelivered.
+/// choose ids whose digests collide. Two of `n` distinct ids collide with a probability of about
+/// `n² / 2¹²⁹`: about 1.5 × 10⁻²⁷ at 1,000,000 ids. A collision would make a new notification look
+/// like a duplicate and go undelivered.
 pub struct DedupStore {
     key: RandomState,
     capacity: usize,
-    bucket_width: Duration,
-    /// How long a bucket lives from its opening: the window and one bucket width.
+    mark_width: Duration,
+    /// How long a mark and its ids live from the mark's opening: the window and one mark width.
     retention: Duration,
-    /// The most ids one bucket takes, so that the capacity drops at most this many at once.
-    bucket_limit: usize,
     state: Mutex<State>,
+    /// What waiters for a delivery in flight wait on, by their digest's shard.
+    ended: [Notify; WAKE_SHARDS],
 }
 
 impl DedupStore {
-    /// Builds a store that remembers each delivered id for at least `window` and at most one bucket
+    /// The largest capacity: the places of the index are 4 bytes.
+    pub const MAX_CAPACITY: usize = 1 << 31;
+
+    /// Builds a store that remembers each delivered id for at least `window` and at most one mark
     /// width more (a tenth of the window, and at least a millisecond), and at most `capacity` ids at
     /// once.
     ///
     /// # Errors
     ///
     /// [`DedupError::ZeroCapacity`] or [`DedupError::ZeroWindow`] for a store that would remember
-    /// nothing.
+    /// nothing, [`DedupError::CapacityTooLarge`] beyond [`DedupStore::MAX_CAPACITY`].
     pub fn new(capacity: usize, window: Duration) -> Result<Self, DedupError> {
         if capacity == 0 {
             return Err(DedupError::ZeroCapacity);
+        }
+        if capacity > Self::MAX_CAPACITY {
+            return Err(DedupError::CapacityTooLarge {
+                capacity,
+                max: Self::MAX_CAPACITY,
+            });
         }
         if window.is_zero() {
             return Err(DedupError::ZeroWindow);
         }
         let key = RandomState::new();
-        let bucket_width = (window / u32::from(BUCKETS_PER_WINDOW)).max(MIN_BUCKET_WIDTH);
+        let mark_width = (window / u32::from(MARKS_PER_WINDOW)).max(MIN_MARK_WIDTH);
         Ok(Self {
             key,
             capacity,
-            bucket_width,
-            retention: window.saturating_add(bucket_width),
-            bucket_limit: capacity.div_ceil(usize::from(BUCKETS_PER_WINDOW)),
+            mark_width,
+            retention: window.saturating_add(mark_width),
             state: Mutex::new(State {
-                // Time alone keeps at most eleven buckets alive; two more spare a reallocation.
-                buckets: VecDeque::with_capacity(usize::from(BUCKETS_PER_WINDOW) + 3),
+                delivered: VecDeque::new(),
+                first: 0,
+                index: HashTable::new(),
+                // Time alone keeps at most eleven marks alive; one more spares a reallocation.
+                marks: VecDeque::with_capacity(usize::from(MARKS_PER_WINDOW) + 2),
                 forgotten_early: 0,
-                in_flight: HashMap::default(),
+                in_flight: HashSet::default(),
             }),
+            ended: std::array::from_fn(|_| Notify::new()),
         })
     }
 
@@ -163,8 +186,8 @@ impl DedupStore {
         loop {
             match self.look_up(digest) {
                 Found::Delivered => return Ok(Once::Duplicate),
-                Found::InFlight(delivery) => {
-                    wait_for_end(delivery).await;
+                Found::InFlight => {
+                    self.wait_for_end(digest).await;
                     continue;
                 }
                 Found::Unknown => {}
@@ -174,11 +197,11 @@ impl DedupStore {
             // the claim checks again.
             match self.claim(digest) {
                 Claimed::Delivered => return Ok(Once::Duplicate),
-                Claimed::InFlight(delivery) => {
+                Claimed::InFlight => {
                     // The permit is not needed while waiting, and holding it would keep another
                     // notification from being delivered.
                     drop(permit);
-                    wait_for_end(delivery).await;
+                    self.wait_for_end(digest).await;
                 }
                 Claimed::Mine(claim) => {
                     // On an error, or when this future is dropped, the claim's guard releases it.
@@ -194,7 +217,7 @@ impl DedupStore {
     pub fn remembered(&self) -> usize {
         let mut state = self.lock();
         state.expire(Instant::now(), self.retention);
-        state.remembered()
+        state.delivered.len()
     }
 
     /// How many deliveries are claimed now, that is, in flight.
@@ -209,21 +232,14 @@ impl DedupStore {
 
     /// About how many heap bytes the store uses now, for a gauge.
     ///
-    /// It counts the hash tables from their capacities, the bucket queue, and an estimate of each
-    /// in-flight delivery's channel; the allocator's own overhead is not counted.
+    /// It counts the queue and the tables from their capacities; the allocator's own overhead is
+    /// not counted.
     pub fn approximate_bytes(&self) -> usize {
         let state = self.lock();
-        let buckets: usize = state
-            .buckets
-            .iter()
-            .map(|bucket| table_bytes(bucket.digests.capacity(), mem::size_of::<Digest>()))
-            .sum();
-        let queue = state.buckets.capacity() * mem::size_of::<Bucket>();
-        let in_flight = table_bytes(
-            state.in_flight.capacity(),
-            mem::size_of::<(Digest, watch::Receiver<()>)>(),
-        ) + state.in_flight.len() * IN_FLIGHT_CHANNEL_BYTES;
-        buckets + queue + in_flight
+        state.delivered.capacity() * mem::size_of::<Digest>()
+            + table_bytes(state.index.capacity(), mem::size_of::<u32>())
+            + state.marks.capacity() * mem::size_of::<Mark>()
+            + table_bytes(state.in_flight.capacity(), mem::size_of::<Digest>())
     }
 
     fn digest(&self, id: &str) -> Digest {
@@ -241,8 +257,8 @@ impl DedupStore {
         state.expire(Instant::now(), self.retention);
         if state.is_remembered(digest) {
             Found::Delivered
-        } else if let Some(delivery) = state.in_flight.get(&digest) {
-            Found::InFlight(delivery.clone())
+        } else if state.in_flight.contains(&digest) {
+            Found::InFlight
         } else {
             Found::Unknown
         }
@@ -254,58 +270,65 @@ impl DedupStore {
         if state.is_remembered(digest) {
             return Claimed::Delivered;
         }
-        if let Some(delivery) = state.in_flight.get(&digest) {
-            return Claimed::InFlight(delivery.clone());
+        if !state.in_flight.insert(digest) {
+            return Claimed::InFlight;
         }
-        let (ended, delivery) = watch::channel(());
-        state.in_flight.insert(digest, delivery);
         Claimed::Mine(Claim {
             store: self,
             digest,
             settled: false,
-            _ended: ended,
         })
     }
 
-    /// Remembers a delivered digest in the current bucket and ends its claim, in one step so that
-    /// a woken waiter finds it remembered.
+    /// Waits until the delivery of `digest` that was in flight has ended (or returns at once when
+    /// it has already).
+    async fn wait_for_end(&self, digest: Digest) {
+        let ended = self.ended(digest);
+        loop {
+            let notified = ended.notified();
+            tokio::pin!(notified);
+            // Registered before the look, so that an end between the look and the await still
+            // wakes this waiter.
+            notified.as_mut().enable();
+            if !self.lock().in_flight.contains(&digest) {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Remembers a delivered digest and ends its claim, in one step so that a woken waiter finds
+    /// it remembered.
     fn remember(&self, digest: Digest) {
         let now = Instant::now();
-        let mut state = self.lock();
-        state.in_flight.remove(&digest);
-        state.expire(now, self.retention);
-        let current_is_open = state.buckets.back().is_some_and(|bucket| {
-            now.saturating_duration_since(bucket.opened) < self.bucket_width
-                && bucket.digests.len() < self.bucket_limit
-        });
-        if !current_is_open {
-            state.buckets.push_back(Bucket {
-                opened: now,
-                digests: HashSet::default(),
-            });
+        {
+            let mut state = self.lock();
+            state.in_flight.remove(&digest);
+            state.expire(now, self.retention);
+            state.insert(digest, now, self.mark_width);
+            if state.delivered.len() > self.capacity {
+                state.forget_oldest();
+                state.forgotten_early = state.forgotten_early.saturating_add(1);
+            }
         }
-        if let Some(current) = state.buckets.back_mut() {
-            current.digests.insert(digest);
-        }
-        // The newest bucket holds at most `bucket_limit <= capacity` ids, so this loop stops before
-        // it drops the digest just remembered.
-        while state.remembered() > self.capacity {
-            let Some(oldest) = state.buckets.pop_front() else {
-                break;
-            };
-            state.forgotten_early = state
-                .forgotten_early
-                .saturating_add(u64::try_from(oldest.digests.len()).unwrap_or(u64::MAX));
-        }
+        self.ended(digest).notify_waiters();
     }
 
     fn release(&self, digest: Digest) {
         self.lock().in_flight.remove(&digest);
+        self.ended(digest).notify_waiters();
     }
 
-    /// Locks the state. A panic while it was locked leaves it consistent (every change is one
-    /// collection operation, and the counts are computed from the collections), so a poisoned lock
-    /// is taken over rather than propagated.
+    /// The notifier of the waiters for `digest`'s delivery.
+    fn ended(&self, digest: Digest) -> &Notify {
+        // The shard is always below `WAKE_SHARDS`: the first notifier is a fallback never taken.
+        let [first, ..] = &self.ended;
+        self.ended.get(digest.shard()).unwrap_or(first)
+    }
+
+    /// Locks the state. A panic while it was locked leaves it consistent (the queue and the index
+    /// change together in `insert` and `forget_oldest`, which do not panic between the two), so a
+    /// poisoned lock is taken over rather than propagated.
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -318,72 +341,191 @@ impl fmt::Debug for DedupStore {
             .debug_struct("DedupStore")
             .field("capacity", &self.capacity)
             .field("retention", &self.retention)
-            .field("bucket_width", &self.bucket_width)
+            .field("mark_width", &self.mark_width)
             .field("remembered", &self.remembered())
             .field("in_flight", &self.in_flight())
             .finish_non_exhaustive()
     }
 }
 
-/// How many buckets a window spans.
-const BUCKETS_PER_WINDOW: u16 = 10;
+/// How many mark widths a window spans.
+const MARKS_PER_WINDOW: u16 = 10;
 
-/// The narrowest bucket, so that a tiny window does not open one bucket per delivery.
-const MIN_BUCKET_WIDTH: Duration = Duration::from_millis(1);
+/// The narrowest mark, so that a tiny window does not open one mark per delivery.
+const MIN_MARK_WIDTH: Duration = Duration::from_millis(1);
 
-/// An estimate of the heap bytes of one in-flight delivery's `watch` channel (its shared state holds
-/// nine `Notify`s).
-const IN_FLIGHT_CHANNEL_BYTES: usize = 512;
+/// How many notifiers the waiters for deliveries in flight are spread over.
+pub const WAKE_SHARDS: usize = 16;
 
 /// The width of a hash table's control group: 16 bytes with SSE2, 8 elsewhere; the larger is counted.
 const TABLE_GROUP_WIDTH: usize = 16;
 
+/// The delivered ids and the claims of the deliveries in flight.
 struct State {
-    /// Oldest first; the last one is the current bucket while it is young and not full.
-    buckets: VecDeque<Bucket>,
+    /// The digests delivered, oldest first; the one at position `i` has the number `first + i`.
+    delivered: VecDeque<Digest>,
+    /// The number of the oldest digest in `delivered` (every delivery gets the next number).
+    first: u64,
+    /// The number of each digest in `delivered`, truncated to 32 bits (exact, since the queue
+    /// never holds more than [`DedupStore::MAX_CAPACITY`] digests), hashed by the digest.
+    index: HashTable<u32>,
+    /// Oldest first: when each mark opened, and the number of its first digest.
+    marks: VecDeque<Mark>,
     forgotten_early: u64,
-    /// The claim of each delivery in flight: its waiters wait for the channel to close.
-    in_flight: HashMap<Digest, watch::Receiver<()>, BuildDigestHasher>,
+    /// The claim of each delivery in flight.
+    in_flight: HashSet<Digest, BuildDigestHasher>,
+}
+
+/// The opening of a mark: the ids from `first` up to the next mark's were delivered after `opened`.
+struct Mark {
+    opened: Instant,
+    first: u64,
 }
 
 impl State {
-    fn expire(&mut self, now: Instant, retention: Duration) {
-        while self
-            .buckets
-            .front()
-            .is_some_and(|oldest| now.saturating_duration_since(oldest.opened) >= retention)
-        {
-            self.buckets.pop_front();
-        }
+    /// The number the next delivered digest gets.
+    fn next(&self) -> u64 {
+        self.first + self.delivered.len() as u64
+    }
+
+    /// The digest numbered `number` (truncated), if the queue holds one so numbered.
+    fn digest_numbered(delivered: &VecDeque<Digest>, first: u64, number: u32) -> Option<Digest> {
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "numbers are compared in 32 bits, exact for a queue under 2^32 digests"
+        )]
+        let position = number.wrapping_sub(first as u32) as usize;
+        delivered.get(position).copied()
     }
 
     fn is_remembered(&self, digest: Digest) -> bool {
-        self.buckets
-            .iter()
-            .any(|bucket| bucket.digests.contains(&digest))
+        let (delivered, first) = (&self.delivered, self.first);
+        self.index
+            .find(digest.table_hash(), |&number| {
+                Self::digest_numbered(delivered, first, number) == Some(digest)
+            })
+            .is_some()
     }
 
-    fn remembered(&self) -> usize {
-        self.buckets.iter().map(|bucket| bucket.digests.len()).sum()
+    /// Appends `digest`, delivered at `now`, opening a mark when the newest is `width` old.
+    fn insert(&mut self, digest: Digest, now: Instant, width: Duration) {
+        let next = self.next();
+        let current_is_open = self
+            .marks
+            .back()
+            .is_some_and(|mark| now.saturating_duration_since(mark.opened) < width);
+        if !current_is_open {
+            self.marks.push_back(Mark {
+                opened: now,
+                first: next,
+            });
+        }
+        self.delivered.push_back(digest);
+        let (delivered, first) = (&self.delivered, self.first);
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "numbers are kept in 32 bits, exact for a queue under 2^32 digests"
+        )]
+        self.index
+            .insert_unique(digest.table_hash(), next as u32, |&number| {
+                Self::digest_numbered(delivered, first, number).map_or(0, Digest::table_hash)
+            });
+    }
+
+    /// Forgets the oldest digest.
+    fn forget_oldest(&mut self) {
+        let Some(oldest) = self.delivered.front().copied() else {
+            return;
+        };
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "numbers are kept in 32 bits, exact for a queue under 2^32 digests"
+        )]
+        let number = self.first as u32;
+        if let Ok(entry) = self
+            .index
+            .find_entry(oldest.table_hash(), |&found| found == number)
+        {
+            entry.remove();
+        }
+        self.delivered.pop_front();
+        self.first += 1;
+    }
+
+    /// Forgets the marks (and their digests) that opened `retention` ago or earlier, then gives
+    /// back the room the queue and the index no longer need.
+    fn expire(&mut self, now: Instant, retention: Duration) {
+        let mut expired = false;
+        while self
+            .marks
+            .front()
+            .is_some_and(|oldest| now.saturating_duration_since(oldest.opened) >= retention)
+        {
+            self.marks.pop_front();
+            let end = self
+                .marks
+                .front()
+                .map_or_else(|| self.next(), |mark| mark.first);
+            while self.first < end {
+                self.forget_oldest();
+            }
+            expired = true;
+        }
+        if expired {
+            self.shrink();
+        }
+    }
+
+    /// Shrinks the queue and the index to fit when either has more than twice the room its digests
+    /// need: called only when a mark expires (at most once a mark width), so the copies it makes
+    /// cost nothing per delivery.
+    fn shrink(&mut self) {
+        let len = self.delivered.len();
+        if self.delivered.capacity() > 2 * len.max(MIN_ROOM) {
+            self.delivered.shrink_to(len);
+        }
+        if self.index.capacity() > 2 * len.max(MIN_ROOM) {
+            let (delivered, first) = (&self.delivered, self.first);
+            self.index.shrink_to(len, |&number| {
+                Self::digest_numbered(delivered, first, number).map_or(0, Digest::table_hash)
+            });
+        }
     }
 }
 
-struct Bucket {
-    opened: Instant,
-    digests: HashSet<Digest, BuildDigestHasher>,
-}
+/// The room below which the queue and the index are never shrunk.
+const MIN_ROOM: usize = 16;
 
 /// The keyed 128-bit digest of a message id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Digest(u128);
 
-impl Hash for Digest {
-    fn hash<H: Hasher>(&self, state: &mut H) {
+impl Digest {
+    /// The hash of the digest in the index and the claims: its low 64 bits, which are uniformly
+    /// random already.
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "the low 64 bits of a uniformly random digest are uniformly random"
+    )]
+    fn table_hash(self) -> u64 {
+        self.0 as u64
+    }
+
+    /// The notifier of the waiters for this digest's delivery: from its high bits, which the
+    /// tables do not use.
+    fn shard(self) -> usize {
         #[allow(
             clippy::cast_possible_truncation,
-            reason = "the low 64 bits of a uniformly random digest are uniformly random"
+            reason = "the shard is the top bits, under WAKE_SHARDS"
         )]
-        state.write_u64(self.0 as u64);
+        let top = (self.0 >> 124) as usize;
+        top % WAKE_SHARDS
+    }
+}
+
+impl Hash for Digest {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.table_hash());
     }
 }
 
@@ -413,25 +555,24 @@ type BuildDigestHasher = BuildHasherDefault<DigestHasher>;
 /// What a look-up before admission found.
 enum Found {
     Delivered,
-    InFlight(watch::Receiver<()>),
+    InFlight,
     Unknown,
 }
 
 /// What a claim after admission found.
 enum Claimed<'store> {
     Delivered,
-    InFlight(watch::Receiver<()>),
+    InFlight,
     Mine(Claim<'store>),
 }
 
 /// The claim of one delivery in flight. Dropping it without [`Claim::delivered`] (a failed delivery,
-/// or a cancelled request) releases the claim; either way its waiters wake when `_ended` is dropped,
-/// after the claim has left the in-flight map.
+/// or a cancelled request) releases the claim; either way its waiters are woken after the claim has
+/// left the in-flight set.
 struct Claim<'store> {
     store: &'store DedupStore,
     digest: Digest,
     settled: bool,
-    _ended: watch::Sender<()>,
 }
 
 impl Claim<'_> {
@@ -447,12 +588,6 @@ impl Drop for Claim<'_> {
             self.store.release(self.digest);
         }
     }
-}
-
-/// Waits until the delivery that `delivery` watches has ended: its sender is dropped then, and
-/// nothing is ever sent on it.
-async fn wait_for_end(mut delivery: watch::Receiver<()>) {
-    while delivery.changed().await.is_ok() {}
 }
 
 /// The heap bytes of a hash table of `capacity` slots of `slot` bytes: its power-of-two count of
@@ -781,25 +916,25 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn an_id_is_remembered_for_the_window_and_forgotten_after_one_more_bucket() {
+    async fn an_id_is_remembered_for_the_window_and_forgotten_after_one_more_mark() {
         let first = store(100);
-        assert_eq!(first.bucket_width, WIDTH);
+        assert_eq!(first.mark_width, WIDTH);
         assert_eq!(deliver_ok(&first, "a").await, Ok(Once::Delivered));
         tokio::time::advance(WINDOW - Duration::from_secs(1)).await;
         assert_eq!(deliver_ok(&first, "a").await, Ok(Once::Duplicate));
 
-        // Delivered at the very end of its bucket, `late` is still remembered a whole window later,
-        // when the bucket is one width older than the window.
+        // Delivered at the very end of its mark, `late` is still remembered a whole window later,
+        // when the mark is one width older than the window.
         let second = store(100);
         assert_eq!(deliver_ok(&second, "early").await, Ok(Once::Delivered));
         tokio::time::advance(WIDTH - Duration::from_millis(1)).await;
         assert_eq!(deliver_ok(&second, "late").await, Ok(Once::Delivered));
-        assert_eq!(second.lock().buckets.len(), 1);
+        assert_eq!(second.lock().marks.len(), 1);
         tokio::time::advance(WINDOW).await;
         assert_eq!(deliver_ok(&second, "late").await, Ok(Once::Duplicate));
         assert_eq!(deliver_ok(&second, "early").await, Ok(Once::Duplicate));
 
-        // At window + width after the bucket opened, both are forgotten.
+        // At window + width after the mark opened, both are forgotten.
         tokio::time::advance(Duration::from_millis(1)).await;
         assert_eq!(second.remembered(), 0);
         assert_eq!(deliver_ok(&second, "early").await, Ok(Once::Delivered));
@@ -808,24 +943,64 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn the_capacity_drops_the_oldest_bucket_and_counts_what_it_forgot() {
+    async fn the_capacity_forgets_the_oldest_id_and_counts_what_it_forgot() {
         const CAPACITY: usize = 100;
         let store = store(CAPACITY);
         for number in 0..3 * CAPACITY {
             let id = format!("id-{number}");
             assert_eq!(deliver_ok(&store, &id).await, Ok(Once::Delivered));
-            assert!(store.remembered() <= CAPACITY);
+            assert_eq!(store.remembered(), (number + 1).min(CAPACITY));
         }
-        let remembered = store.remembered();
-        // A drop forgets one bucket of at most a tenth of the capacity.
-        assert!(remembered > CAPACITY - CAPACITY / 10, "{remembered}");
         assert_eq!(
             store.forgotten_early(),
-            u64::try_from(3 * CAPACITY - remembered).unwrap()
+            u64::try_from(2 * CAPACITY).unwrap()
         );
-        let newest = format!("id-{}", 3 * CAPACITY - 1);
-        assert_eq!(deliver_ok(&store, &newest).await, Ok(Once::Duplicate));
+        // The newest `CAPACITY` ids are remembered, and only those.
+        for number in 2 * CAPACITY..3 * CAPACITY {
+            let id = format!("id-{number}");
+            assert_eq!(deliver_ok(&store, &id).await, Ok(Once::Duplicate), "{id}");
+        }
+        let forgotten = format!("id-{}", 2 * CAPACITY - 1);
+        assert_eq!(deliver_ok(&store, &forgotten).await, Ok(Once::Delivered));
         assert_eq!(deliver_ok(&store, "id-0").await, Ok(Once::Delivered));
+        assert_eq!(store.remembered(), CAPACITY);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn expired_marks_give_their_room_back() {
+        let store = store(100_000);
+        for number in 0..10_000 {
+            assert_eq!(
+                deliver_ok(&store, &format!("id-{number}")).await,
+                Ok(Once::Delivered)
+            );
+        }
+        let full = store.approximate_bytes();
+        tokio::time::advance(WINDOW + WIDTH).await;
+        assert_eq!(deliver_ok(&store, "late").await, Ok(Once::Delivered));
+        assert_eq!(store.remembered(), 1);
+        let after = store.approximate_bytes();
+        assert!(
+            after * 20 < full,
+            "{after} bytes after expiry, {full} before"
+        );
+        // What remains is still found, and what expired is not.
+        assert_eq!(deliver_ok(&store, "late").await, Ok(Once::Duplicate));
+        assert_eq!(deliver_ok(&store, "id-0").await, Ok(Once::Delivered));
+    }
+
+    #[test]
+    fn a_capacity_past_the_places_of_the_index_is_refused() {
+        assert!(DedupStore::new(DedupStore::MAX_CAPACITY, WINDOW).is_ok());
+        let error = DedupStore::new(DedupStore::MAX_CAPACITY + 1, WINDOW).unwrap_err();
+        assert!(
+            matches!(error, DedupError::CapacityTooLarge { .. }),
+            "{error}"
+        );
+        assert!(
+            error.to_string().contains("at most 2147483648 ids"),
+            "{error}"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -309,30 +309,21 @@ impl tracing_subscriber::fmt::time::FormatTime for LineTime {
 }
 
 /// Writes `seconds` since the Unix epoch as `YYYY-MM-DDTHH:MM:SS` (UTC, proleptic Gregorian, a
-/// year of at most four digits), by Howard Hinnant's `civil_from_days`.
+/// year of at most four digits), the calendar arithmetic being `time`'s.
 fn write_date_time(out: &mut impl std::fmt::Write, seconds: u64) -> std::fmt::Result {
-    let (days, time_of_day) = (seconds / 86_400, seconds % 86_400);
-    // Days since 0000-03-01, in eras of 400 years (146,097 days).
-    let shifted = days + 719_468;
-    let era = shifted / 146_097;
-    let day_of_era = shifted % 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    };
-    let year = era * 400 + year_of_era + u64::from(month <= 2);
+    let moment = i64::try_from(seconds)
+        .ok()
+        .and_then(|seconds| time::OffsetDateTime::from_unix_timestamp(seconds).ok())
+        .ok_or(std::fmt::Error)?;
     write!(
         out,
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
-        time_of_day / 3_600,
-        time_of_day % 3_600 / 60,
-        time_of_day % 60
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        moment.year(),
+        u8::from(moment.month()),
+        moment.day(),
+        moment.hour(),
+        moment.minute(),
+        moment.second()
     )
 }
 
@@ -351,16 +342,28 @@ impl VisitFmt for QuickVisitor<'_> {
 /// How many bytes of lines [`CountingStderr`] gathers before it writes them out, at the latest.
 const WRITE_BATCH_BYTES: usize = 64 * 1024;
 
+/// How long [`CountingStderr`] waits, when the writer thread has drained its channel, before it
+/// writes what it gathered: the lines that arrive meanwhile wait in the channel and go out with
+/// the next write. At the channel's [`BUFFERED_LINES`] this leaves room for over 800,000 lines a
+/// second.
+pub const WRITE_DELAY: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// Stderr that never fails: a line that cannot be written is counted and forgotten.
 ///
-/// The writer thread hands it one line per `write` and calls `flush` whenever its channel is empty,
-/// so lines are gathered and written in one system call per batch (at most
-/// 64 KiB) rather than one per line: under load, a write per notification would
-/// cost the server's core more than formatting the line did.
+/// The writer thread hands it one line per `write` and calls `flush` whenever its channel is
+/// empty. Under load the thread keeps up, so its channel is empty after nearly every line: writing
+/// on each `flush` cost a system call per notification (and, with the server's core shared, a
+/// thread switch each way), more than formatting the line did. So `flush` first waits
+/// [`WRITE_DELAY`], then writes everything gathered in one system call (and a `write` past
+/// [`WRITE_BATCH_BYTES`] writes at once): a line reaches stderr at most about that delay after it
+/// was logged, and a busy server makes about a hundred writes a second, whatever its rate.
+/// Dropping the writer (at exit) writes what is left without waiting.
 #[derive(Debug, Default)]
 pub struct CountingStderr {
     batch: Vec<u8>,
     lines: u64,
+    /// Whether `flush` waits before it writes; off in unit tests that call it directly.
+    no_delay: bool,
 }
 
 impl CountingStderr {
@@ -391,6 +394,9 @@ impl std::io::Write for CountingStderr {
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
+        if !self.batch.is_empty() && !self.no_delay {
+            std::thread::sleep(WRITE_DELAY);
+        }
         self.write_batch();
         Ok(())
     }
@@ -585,6 +591,7 @@ mod tests {
     #[test]
     fn counting_stderr_gathers_lines_until_flushed() {
         let mut writer = super::CountingStderr::default();
+        writer.no_delay = true;
         assert_eq!(writer.write(b"one\n").ok(), Some(4));
         assert_eq!(writer.write(b"two\n").ok(), Some(4));
         assert_eq!((writer.batch.len(), writer.lines), (8, 2));

@@ -176,3 +176,25 @@ fn a_problem_names_its_key_once() {
         missing.problems()
     );
 }
+
+#[test]
+fn a_dedup_capacity_outside_what_the_store_can_number_is_refused_by_name() {
+    for capacity in ["0", "2147483649"] {
+        let refused = Config::from_toml_str(&format!(
+            "[server]\ndedup_capacity = {capacity}\n[auth]\napp_id = \"x\"\n"
+        ))
+        .unwrap_err();
+        let expected = format!(
+            "server.dedup_capacity: expected a number of ids from 1 to 2147483648, got {capacity}"
+        );
+        assert!(
+            refused.problems().contains(&expected),
+            "{:?}",
+            refused.problems()
+        );
+    }
+    assert!(
+        Config::from_toml_str("[server]\ndedup_capacity = 2147483648\n[auth]\napp_id = \"x\"\n")
+            .is_ok()
+    );
+}

@@ -142,17 +142,6 @@ async fn deliver(instance: &Running, issuer: &Issuer, id: &str) -> reqwest::Resp
     .await
 }
 
-async fn body_of(url: &str) -> String {
-    support::client()
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 #[actix_web::test]
 async fn the_same_id_posted_to_two_instances_at_once_is_delivered_once() {
     let Some(redis) = Redis::start() else { return };
@@ -223,7 +212,7 @@ async fn with_redis_down_each_setting_does_what_it_says_and_recovers_by_itself()
     let retrying = instance(&issuer, &bot, &redis, "retry").await;
     assert_eq!(deliver(&delivering, &issuer, "before").await.status(), 202);
     assert!(
-        body_of(&delivering.url("/readyz"))
+        support::text_of(&delivering.url("/readyz"))
             .await
             .contains("redis reachable")
     );
@@ -247,7 +236,7 @@ async fn with_redis_down_each_setting_does_what_it_says_and_recovers_by_itself()
         assert_eq!(ready.status(), 200);
         let body = ready.text().await.unwrap();
         assert!(body.contains("redis unreachable"), "{body}");
-        let metrics = body_of(&running.url("/metrics")).await;
+        let metrics = support::text_of(&running.url("/metrics")).await;
         assert!(
             metrics.contains("callhook_dedup_store_reachable 0"),
             "{metrics}"
@@ -258,7 +247,7 @@ async fn with_redis_down_each_setting_does_what_it_says_and_recovers_by_itself()
         );
     }
     assert!(
-        body_of(&delivering.url("/metrics"))
+        support::text_of(&delivering.url("/metrics"))
             .await
             .contains("callhook_dedup_delivered_without_check_total 1")
     );
@@ -278,7 +267,7 @@ async fn with_redis_down_each_setting_does_what_it_says_and_recovers_by_itself()
     assert_eq!(deliver(&delivering, &issuer, "after").await.status(), 202);
     assert_eq!(delivered_ids(&bot).await["after"], 1, "shared again");
     assert!(
-        body_of(&retrying.url("/readyz"))
+        support::text_of(&retrying.url("/readyz"))
             .await
             .contains("redis reachable")
     );

@@ -160,8 +160,13 @@ pub async fn start(toml: &str, wait_ready: bool) -> Running {
 
 /// The `/metrics` exposition of a running callhook.
 pub async fn metrics_text(callhook: &Running) -> String {
+    text_of(&callhook.url("/metrics")).await
+}
+
+/// The body of a GET of `url`, as text.
+pub async fn text_of(url: &str) -> String {
     client()
-        .get(callhook.url("/metrics"))
+        .get(url)
         .send()
         .await
         .unwrap()
