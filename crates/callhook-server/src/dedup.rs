@@ -306,8 +306,7 @@ impl DedupStore {
             state.in_flight.remove(&digest);
             state.expire(now, self.retention);
             state.insert(digest, now, self.mark_width);
-            if state.delivered.len() > self.capacity {
-                state.forget_oldest();
+            if state.delivered.len() > self.capacity && state.forget_oldest() {
                 state.forgotten_early = state.forgotten_early.saturating_add(1);
             }
         }
@@ -432,10 +431,10 @@ impl State {
             });
     }
 
-    /// Forgets the oldest digest.
-    fn forget_oldest(&mut self) {
+    /// Forgets the oldest digest; false when there was none.
+    fn forget_oldest(&mut self) -> bool {
         let Some(oldest) = self.delivered.front().copied() else {
-            return;
+            return false;
         };
         #[allow(
             clippy::cast_possible_truncation,
@@ -450,6 +449,7 @@ impl State {
         }
         self.delivered.pop_front();
         self.first += 1;
+        true
     }
 
     /// Forgets the marks (and their digests) that opened `retention` ago or earlier, then gives
@@ -466,9 +466,9 @@ impl State {
                 .marks
                 .front()
                 .map_or_else(|| self.next(), |mark| mark.first);
-            while self.first < end {
-                self.forget_oldest();
-            }
+            // A mark's first number is never past the next one, so the queue ends no earlier
+            // than `end`; the check keeps the loop finite regardless.
+            while self.first < end && self.forget_oldest() {}
             expired = true;
         }
         if expired {
@@ -1011,6 +1011,79 @@ mod tests {
         assert_eq!(store.remembered(), 1);
         assert_eq!(store.forgotten_early(), 1);
         assert_eq!(deliver_ok(&store, "b").await, Ok(Once::Duplicate));
+    }
+
+    /// One step of a generated history: a delivery of one of a few ids, or time passing.
+    #[derive(Debug, Clone)]
+    enum Step {
+        Deliver(u8),
+        Advance(u64),
+    }
+
+    fn steps() -> impl proptest::strategy::Strategy<Value = Vec<Step>> {
+        use proptest::prelude::*;
+        proptest::collection::vec(
+            prop_oneof![
+                3 => (0..24u8).prop_map(Step::Deliver),
+                1 => (0..400u64).prop_map(Step::Advance),
+            ],
+            1..300,
+        )
+    }
+
+    proptest::proptest! {
+        /// Against a model of what the store promises: the ids it remembers are always the newest
+        /// deliveries, at most `capacity` of them; an id delivered less than a window ago and
+        /// among the last `capacity` deliveries is a duplicate; one delivered a window and a mark
+        /// width ago or more, or pushed out by `capacity` newer ones, is delivered again.
+        #[test]
+        fn the_store_keeps_its_promises_on_generated_histories(
+            capacity in 1..30usize,
+            history in steps(),
+        ) {
+            const MODEL_WINDOW: Duration = Duration::from_millis(1_000);
+            const MODEL_WIDTH: Duration = Duration::from_millis(100);
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .start_paused(true)
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let store = DedupStore::new(capacity, MODEL_WINDOW).unwrap();
+                assert_eq!(store.mark_width, MODEL_WIDTH);
+                // Each successful delivery, in order: its id and when.
+                let mut delivered: Vec<(u8, Instant)> = Vec::new();
+                for step in history {
+                    match step {
+                        Step::Advance(millis) => {
+                            tokio::time::advance(Duration::from_millis(millis)).await;
+                        }
+                        Step::Deliver(id) => {
+                            let now = Instant::now();
+                            let last = delivered.iter().rposition(|(each, _)| *each == id);
+                            let outcome = deliver_ok(&store, &format!("id-{id}")).await;
+                            let Some(position) = last else {
+                                assert_eq!(outcome, Ok(Once::Delivered), "never delivered");
+                                delivered.push((id, now));
+                                continue;
+                            };
+                            let age = now - delivered[position].1;
+                            let newer = delivered.len() - 1 - position;
+                            if newer < capacity && age < MODEL_WINDOW {
+                                assert_eq!(outcome, Ok(Once::Duplicate), "age {age:?}, {newer} newer");
+                            } else if newer >= capacity || age >= MODEL_WINDOW + MODEL_WIDTH {
+                                assert_eq!(outcome, Ok(Once::Delivered), "age {age:?}, {newer} newer");
+                            }
+                            if outcome == Ok(Once::Delivered) {
+                                delivered.push((id, now));
+                            }
+                        }
+                    }
+                    assert!(store.remembered() <= capacity);
+                    assert_eq!(store.in_flight(), 0);
+                }
+            });
+        }
     }
 
     #[test]
