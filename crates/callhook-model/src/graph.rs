@@ -527,7 +527,13 @@ where
 /// The call id in a path such as `/communications/calls/{id}/participants` or `/app/calls/{id}`:
 /// the segment after the first `calls` segment (compared case-insensitively).
 pub fn call_id_from_path(path: &str) -> Option<&str> {
-    let path = path.split(['?', '#']).next().unwrap_or_default();
+    // Up to the query or the fragment; a byte search, as both marks are ASCII (a char pattern
+    // decoded every character of every path).
+    let end = path
+        .bytes()
+        .position(|byte| byte == b'?' || byte == b'#')
+        .unwrap_or(path.len());
+    let path = path.get(..end).unwrap_or_default();
     let mut segments = path.split('/');
     segments.find(|segment| segment.eq_ignore_ascii_case("calls"))?;
     segments.next().filter(|id| !id.is_empty())

@@ -440,9 +440,18 @@ impl<'de> Shape<'de> for ValueShape {
             skip_seq(seq)?;
             return Ok(Err(refusal));
         }
-        facts.notifications.shrink_to_fit();
-        facts.new_incoming_calls.shrink_to_fit();
+        shrink_when_mostly_empty(&mut facts.notifications);
+        shrink_when_mostly_empty(&mut facts.new_incoming_calls);
         Ok(Ok((facts, index)))
+    }
+}
+
+/// Gives back the room of `items` when more than half of it, and more than a few items' worth,
+/// is unused: a large batch keeps no more than it needs while its request lasts, and the usual
+/// body of one notification is not copied for the three places it does not use.
+fn shrink_when_mostly_empty<T>(items: &mut Vec<T>) {
+    if items.capacity() > 2 * items.len().max(4) {
+        items.shrink_to_fit();
     }
 }
 
