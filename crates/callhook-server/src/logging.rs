@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tracing::field::{Field, Visit};
-use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
+use tracing_appender::non_blocking::{ErrorCounter, NonBlocking, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::field::{VisitFmt, VisitOutput};
 use tracing_subscriber::fmt::format::{DefaultVisitor, Writer};
 
@@ -109,12 +109,14 @@ pub fn init(format: LogFormat, filter: &str) -> Result<LogGuard, LogInitError> {
     let counters = Counters {
         channel_full: writer.error_counter(),
     };
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let direct = (format == LogFormat::Pretty && !ansi).then(|| writer.clone());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(env_filter)
         .with_writer(writer)
         .log_internal_errors(false)
         .with_timer(LineTime)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+        .with_ansi(ansi);
     let installed = match format {
         LogFormat::Pretty => builder.fmt_fields(QuickFields).try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
@@ -122,9 +124,96 @@ pub fn init(format: LogFormat, filter: &str) -> Result<LogGuard, LogInitError> {
     installed.map_err(|_| LogInitError::AlreadySet)?;
     // Only the first successful `init` gets here, so the cell is empty.
     let _first = COUNTERS.set(counters);
+    if let Some(direct) = direct {
+        let _first = DIRECT_WRITER.set(direct);
+    }
     Ok(LogGuard {
         worker: Some(worker),
     })
+}
+
+/// The writer of the lines [`write_info_line`] formats itself: the subscriber's own, set by [`init`]
+/// when the lines are human-readable and without colours, so that those lines go through the same
+/// bounded channel, in the same order, and are counted the same way when dropped.
+static DIRECT_WRITER: OnceLock<NonBlocking> = OnceLock::new();
+
+thread_local! {
+    /// This thread's handle on [`DIRECT_WRITER`] and the buffer its lines are formatted in.
+    static DIRECT_LINE: std::cell::RefCell<(Option<NonBlocking>, String)> =
+        const { std::cell::RefCell::new((None, String::new())) };
+}
+
+/// Writes the line that `tracing::info!(target: TARGET, name = value, ..., "message")` would write
+/// through the subscriber [`init`] installs, byte for byte, without going through the subscriber:
+/// for the line the log sink writes per notification, the subscriber's dispatch, field visitors
+/// and formatting machinery cost more than the line's copies themselves (docs/performance.md).
+/// A field whose value is `None` is left out, as `tracing` leaves out an absent field.
+///
+/// It writes only when that is certain to be the subscriber's line: `init` set up human-readable
+/// lines without colours, no span is entered on this thread (the subscriber would name it), and
+/// the message and every value are printable ASCII without `"` or `\` (written as they are).
+/// Otherwise it writes nothing and returns false, and the caller logs the event through
+/// `tracing`. The caller checks first that `target` is enabled at `info`.
+pub fn write_info_line(target: &str, message: &str, fields: &[(&str, Option<&str>)]) -> bool {
+    let Some(shared) = DIRECT_WRITER.get() else {
+        return false;
+    };
+    if !tracing::Span::current().is_none() {
+        return false;
+    }
+    DIRECT_LINE.with(|line| {
+        let Ok(mut line) = line.try_borrow_mut() else {
+            return false;
+        };
+        let (writer, text) = &mut *line;
+        text.clear();
+        if write_time(text).is_err() {
+            return false;
+        }
+        text.push(' ');
+        if !format_info_line(text, target, message, fields) {
+            return false;
+        }
+        let writer = writer.get_or_insert_with(|| shared.clone());
+        // The lossy writer never fails: a line the channel has no room for is counted.
+        let _written = std::io::Write::write_all(writer, text.as_bytes());
+        true
+    })
+}
+
+/// Appends what the subscriber writes after the time for an `info` event of `target` with
+/// `message` and `fields`, when every text is plain; false (with `out` partly written) otherwise.
+fn format_info_line(
+    out: &mut String,
+    target: &str,
+    message: &str,
+    fields: &[(&str, Option<&str>)],
+) -> bool {
+    let plain = is_plain(message)
+        && fields
+            .iter()
+            .all(|(name, value)| value.is_none_or(is_plain) && is_plain_name(name));
+    if !plain {
+        return false;
+    }
+    for part in [" INFO ", target, ": ", message] {
+        out.push_str(part);
+    }
+    for (name, value) in fields {
+        if let Some(value) = value {
+            for part in [" ", name, "=\"", value, "\""] {
+                out.push_str(part);
+            }
+        }
+    }
+    out.push('\n');
+    true
+}
+
+/// Whether the subscriber writes a field named `name` as it is: not the message, a raw identifier
+/// or `log` metadata, which its visitor treats apart.
+fn is_plain_name(name: &str) -> bool {
+    name != "message" && !name.starts_with("r#") && !name.starts_with("log.") && is_plain(name)
 }
 
 /// The fields of the human-readable lines: exactly what `tracing-subscriber`'s `DefaultFields`
@@ -177,9 +266,36 @@ impl QuickVisitor<'_> {
 
 /// Whether `{:?}` writes `value` as itself between quotes: printable ASCII without `"` or `\`.
 fn is_plain(value: &str) -> bool {
-    value
-        .bytes()
-        .all(|byte| (b' '..=b'~').contains(&byte) && byte != b'"' && byte != b'\\')
+    is_plain_bytes(value.as_bytes())
+}
+
+/// [`is_plain`] of bytes, eight at a time: these are the values of every line the server writes.
+fn is_plain_bytes(value: &[u8]) -> bool {
+    let mut words = value.chunks_exact(8);
+    let whole = words.by_ref().all(|word| {
+        <[u8; 8]>::try_from(word).is_ok_and(|word| is_plain_word(u64::from_le_bytes(word)))
+    });
+    let rest = words.remainder();
+    // The last bytes, padded with spaces (which are plain).
+    let mut last = [b' '; 8];
+    if let Some(place) = last.get_mut(..rest.len()) {
+        place.copy_from_slice(rest);
+    }
+    whole && is_plain_word(u64::from_le_bytes(last))
+}
+
+/// Whether each of the eight bytes of `word` is printable ASCII other than `"` and `\`. Each test
+/// sets the top bit of a byte that fails it, and of none when no byte does (a borrow or a carry
+/// across bytes only ever starts at a byte that fails).
+fn is_plain_word(word: u64) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const TOPS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let has_zero = |bytes: u64| bytes.wrapping_sub(ONES) & !bytes;
+    let below_space = word.wrapping_sub(ONES * u64::from(b' ')) & !word;
+    let above_tilde = word.wrapping_add(ONES) | word;
+    let quote = has_zero(word ^ (ONES * u64::from(b'"')));
+    let backslash = has_zero(word ^ (ONES * u64::from(b'\\')));
+    (below_space | above_tilde | quote | backslash) & TOPS == 0
 }
 
 impl Visit for QuickVisitor<'_> {
@@ -292,27 +408,58 @@ const LAST_FOUR_DIGIT_SECOND: u64 = 253_402_300_799;
 
 impl tracing_subscriber::fmt::time::FormatTime for LineTime {
     fn format_time(&self, writer: &mut Writer<'_>) -> std::fmt::Result {
-        let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-        let Some(since_epoch) = since_epoch
-            .ok()
-            .filter(|since| since.as_secs() <= LAST_FOUR_DIGIT_SECOND)
-        else {
-            return tracing_subscriber::fmt::time::SystemTime.format_time(writer);
-        };
-        let (seconds, micros) = (since_epoch.as_secs(), since_epoch.subsec_micros());
-        LAST_SECOND.with(|last| {
-            let Ok(mut last) = last.try_borrow_mut() else {
-                return write_date_time(writer, seconds)
-                    .and_then(|()| write!(writer, ".{micros:06}Z"));
-            };
-            if last.0 != seconds {
-                last.1.clear();
-                write_date_time(&mut last.1, seconds)?;
-                last.0 = seconds;
-            }
-            write!(writer, "{}.{micros:06}Z", last.1)
-        })
+        write_time(writer)
     }
+}
+
+/// Writes the time now as [`LineTime`] writes it.
+fn write_time(out: &mut impl std::fmt::Write) -> std::fmt::Result {
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    let Some(since_epoch) = since_epoch
+        .ok()
+        .filter(|since| since.as_secs() <= LAST_FOUR_DIGIT_SECOND)
+    else {
+        let mut default = String::new();
+        tracing_subscriber::fmt::time::FormatTime::format_time(
+            &tracing_subscriber::fmt::time::SystemTime,
+            &mut Writer::new(&mut default),
+        )?;
+        return out.write_str(&default);
+    };
+    let (seconds, micros) = (since_epoch.as_secs(), since_epoch.subsec_micros());
+    LAST_SECOND.with(|last| {
+        let Ok(mut last) = last.try_borrow_mut() else {
+            return write_date_time(out, seconds).and_then(|()| write_micros(out, micros));
+        };
+        if last.0 != seconds {
+            last.1.clear();
+            write_date_time(&mut last.1, seconds)?;
+            last.0 = seconds;
+        }
+        out.write_str(&last.1)?;
+        write_micros(out, micros)
+    })
+}
+
+/// Writes `.MMMMMMZ`: the microseconds of a second (below 1,000,000), in six digits.
+fn write_micros(out: &mut impl std::fmt::Write, micros: u32) -> std::fmt::Result {
+    if micros >= 1_000_000 {
+        return Err(std::fmt::Error);
+    }
+    let mut digits = [b'0'; 6];
+    let mut rest = micros;
+    for place in digits.iter_mut().rev() {
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "a remainder of 10 fits a byte"
+        )]
+        let digit = (rest % 10) as u8;
+        *place = b'0' + digit;
+        rest /= 10;
+    }
+    out.write_char('.')?;
+    out.write_str(std::str::from_utf8(&digits).map_err(|_| std::fmt::Error)?)?;
+    out.write_char('Z')
 }
 
 /// Writes `seconds` since the Unix epoch as `YYYY-MM-DDTHH:MM:SS` (UTC, proleptic Gregorian, a
@@ -493,6 +640,96 @@ mod tests {
         String::from_utf8(bytes).unwrap()
     }
 
+    /// The lines of `emit` through the subscriber `init` installs for human-readable lines
+    /// without colours, each without its time.
+    fn subscriber_lines(emit: impl FnOnce()) -> Vec<String> {
+        let captured = Captured::default();
+        let sink = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || sink.clone())
+            .with_ansi(false)
+            .with_timer(super::LineTime)
+            .fmt_fields(super::QuickFields)
+            .finish();
+        tracing::subscriber::with_default(subscriber, emit);
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        text.lines()
+            .map(|line| {
+                let (time, rest) = line.split_once(' ').unwrap();
+                assert_eq!(time.len(), "2026-12-02T14:30:00.123456Z".len(), "{line}");
+                format!("{rest}\n")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_info_line_formatted_directly_is_the_subscribers() {
+        let id = "57dab8b1-894c-409a-b240-bd8beae78896";
+        let cases: [[Option<&str>; 3]; 4] = [
+            [Some("graph"), Some(id), Some("incoming")],
+            [Some("legacy"), None, None],
+            [Some(" ~!#$%&'()*+,-./:;<=>?@[]^_`{|}"), Some(""), None],
+            [None, None, Some("x")],
+        ];
+        let expected = subscriber_lines(|| {
+            for [protocol, message_id, state] in cases {
+                tracing::info!(
+                    target: "callhook::notification",
+                    protocol,
+                    message_id,
+                    state,
+                    call_id = id,
+                    "notification"
+                );
+            }
+        });
+        assert_eq!(expected.len(), cases.len());
+        for ([protocol, message_id, state], expected) in cases.into_iter().zip(expected) {
+            let mut direct = String::new();
+            let fields = [
+                ("protocol", protocol),
+                ("message_id", message_id),
+                ("state", state),
+                ("call_id", Some(id)),
+            ];
+            assert!(super::format_info_line(
+                &mut direct,
+                "callhook::notification",
+                "notification",
+                &fields
+            ));
+            assert_eq!(direct, expected);
+        }
+    }
+
+    #[test]
+    fn an_info_line_with_an_awkward_text_is_left_to_the_subscriber() {
+        for awkward in [
+            "with \"quotes\"",
+            "back\\slash",
+            "new\nline",
+            "café",
+            "\u{1b}[31m",
+        ] {
+            let mut direct = String::new();
+            assert!(!super::format_info_line(
+                &mut direct,
+                "callhook::notification",
+                "notification",
+                &[("message_id", Some(awkward))]
+            ));
+            assert!(!super::format_info_line(&mut direct, "t", awkward, &[]));
+            assert!(!super::format_info_line(
+                &mut direct,
+                "t",
+                "m",
+                &[("r#type", Some("x"))]
+            ));
+        }
+        // Outside a process that set up its logging, nothing is written directly.
+        assert!(!super::write_info_line("t", "m", &[]));
+    }
+
     #[test]
     fn quick_fields_write_exactly_what_default_fields_write() {
         let default = format_with(tracing_subscriber::fmt::format::DefaultFields::new());
@@ -585,6 +822,25 @@ mod tests {
         assert!(super::is_plain(""));
         for awkward in ["\"", "\\", "\n", "\u{7f}", "é", "\u{1b}"] {
             assert!(!super::is_plain(awkward), "{awkward:?}");
+        }
+        // Every byte at every place of a word, its last bytes and the word after, among plain
+        // neighbours of every kind, against the definition.
+        let by_definition =
+            |byte: u8| (b' '..=b'~').contains(&byte) && byte != b'"' && byte != b'\\';
+        for length in 1..=24 {
+            for filler in [b' ', b'!', b'#', b'[', b']', b'~', b'a'] {
+                for place in 0..length {
+                    for byte in 0..=u8::MAX {
+                        let mut value = vec![filler; length];
+                        value[place] = byte;
+                        assert_eq!(
+                            super::is_plain_bytes(&value),
+                            by_definition(byte),
+                            "byte {byte:#04x} at {place} of {length}, among {filler:#04x}"
+                        );
+                    }
+                }
+            }
         }
     }
 

@@ -183,6 +183,20 @@ fn log_delivery(delivery: &Delivery<'_>) {
                 resource_type: Option<&str>,
                 state: Option<&str>,
                 call_id: Option<&str>| {
+        // The same line, formatted by callhook when it can be (see `write_info_line`).
+        let fields = [
+            ("protocol", Some(delivery.protocol.as_str())),
+            ("tenant", Some(delivery.tenant_id)),
+            ("message_id", delivery.message_id),
+            ("change_type", Some(change_type)),
+            ("resource_url", Some(resource_url)),
+            ("resource_type", resource_type),
+            ("state", state),
+            ("call_id", call_id),
+        ];
+        if crate::logging::write_info_line(NOTIFICATION_TARGET, "notification", &fields) {
+            return;
+        }
         tracing::info!(
             target: "callhook::notification",
             protocol = delivery.protocol.as_str(),
