@@ -302,9 +302,7 @@ impl Visit for QuickVisitor<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         let name = field.name();
         let quick = self.result.is_ok()
-            && name != "message"
-            && !name.starts_with("r#")
-            && !name.starts_with("log.")
+            && is_plain_name(name)
             && !self.writer.has_ansi_escapes()
             && is_plain(value);
         if !quick {

@@ -174,6 +174,19 @@ pub struct SinkBuildError(String);
 /// The target of the log sink's line, one per notification.
 const NOTIFICATION_TARGET: &str = "callhook::notification";
 
+/// The log sink's line of one notification, its fields named once: formatted by callhook when it
+/// can be (see `write_info_line`), through `tracing` otherwise. Every value is an
+/// `Option<&str>`, and a `None` is left out of the line, as `tracing` leaves it out.
+macro_rules! notification_line {
+    ($($name:ident = $value:expr),* $(,)?) => {{
+        let fields = [$((stringify!($name), $value)),*];
+        if !crate::logging::write_info_line(NOTIFICATION_TARGET, "notification", &fields) {
+            let [$($name),*] = fields.map(|(_, value)| value);
+            tracing::info!(target: "callhook::notification", $($name,)* "notification");
+        }
+    }};
+}
+
 fn log_delivery(delivery: &Delivery<'_>) {
     if !tracing::enabled!(target: NOTIFICATION_TARGET, tracing::Level::INFO) {
         return;
@@ -183,31 +196,15 @@ fn log_delivery(delivery: &Delivery<'_>) {
                 resource_type: Option<&str>,
                 state: Option<&str>,
                 call_id: Option<&str>| {
-        // The same line, formatted by callhook when it can be (see `write_info_line`).
-        let fields = [
-            ("protocol", Some(delivery.protocol.as_str())),
-            ("tenant", Some(delivery.tenant_id)),
-            ("message_id", delivery.message_id),
-            ("change_type", Some(change_type)),
-            ("resource_url", Some(resource_url)),
-            ("resource_type", resource_type),
-            ("state", state),
-            ("call_id", call_id),
-        ];
-        if crate::logging::write_info_line(NOTIFICATION_TARGET, "notification", &fields) {
-            return;
-        }
-        tracing::info!(
-            target: "callhook::notification",
-            protocol = delivery.protocol.as_str(),
-            tenant = delivery.tenant_id,
+        notification_line!(
+            protocol = Some(delivery.protocol.as_str()),
+            tenant = Some(delivery.tenant_id),
             message_id = delivery.message_id,
-            change_type,
-            resource_url,
-            resource_type,
-            state,
-            call_id,
-            "notification"
+            change_type = Some(change_type),
+            resource_url = Some(resource_url),
+            resource_type = resource_type,
+            state = state,
+            call_id = call_id,
         );
     };
     match delivery.decision {
