@@ -5,11 +5,12 @@
 //!
 //! The store never keeps an id itself. Each `X-Microsoft-Skype-Message-ID` is reduced to a 128-bit
 //! [digest](DedupStore#the-digest): an id of 40 bytes and an id of 8 KiB cost the same. Delivered
-//! digests are kept in delivery order in a queue, and one hash index finds a digest in it: the index
-//! holds only each digest's 4-byte place in the queue, and hashes with the digest's own bits (they
-//! are uniformly random already, so hashing them again would only cost time). A look-up is one probe
-//! of one table, whatever the number of ids remembered; the platform sends a new id with nearly every
-//! notification, so nearly every look-up is a miss, and a miss touches one group of the index.
+//! digests are kept in delivery order in a queue, and one hash index finds a digest in it: each of
+//! the index's 8-byte slots holds a digest's number in the queue and 31 bits of its hash, which are
+//! the digest's own bits (uniformly random already, so hashing them again would only cost time). A
+//! look-up is one probe of one table, whatever the number of ids remembered; the platform sends a
+//! new id with nearly every notification, so nearly every look-up is a miss, and a miss and the
+//! insert after the delivery touch the same cache line (see [`index`]).
 //!
 //! # The window
 //!
@@ -28,19 +29,19 @@
 //!
 //! # Memory
 //!
-//! A remembered digest costs its 16 bytes in the queue and one 4-byte place and one control byte in
-//! the index. The queue grows by doubling, and the index doubles when it is 7/8 full; when a mark
-//! expires and either holds more than twice the room its ids need, it is shrunk to fit. So the queue
-//! holds at most twice its ids (at most 32 bytes each) and the index keeps a load of at least 7/32
-//! (at most 5 × 32 / 7 ≈ 23 bytes each, about 11 in the steady state). A forgotten digest's place
-//! stays in the index, where no look-up can match it, until a sweep erases the stale places
-//! together: when they outnumber a quarter of the remembered ids (plus 64), and before the index
-//! grows or shrinks. That saves a full store a probe of its index per delivery, and lets the index
-//! hold up to a quarter more places (at most about 29 bytes per remembered id). So a remembered id
-//! costs at most about 61 bytes, about 22 to 44 in practice, whatever the length of the id, plus a
-//! fixed part under 1 KiB (the marks, at most twelve, and the empty tables). The integration test
-//! `tests/dedup_memory.rs` measures it with a counting allocator. A delivery in flight costs one slot
-//! of a hash set of claims, and there are never more of them than `admit` lets through.
+//! A remembered digest costs its 16 bytes in the queue and one 8-byte slot of the index. The queue
+//! grows by doubling, and is shrunk to fit when a mark expires and it holds more than twice the room
+//! its ids need: at most 32 bytes each. The index is sized at twice the live ids, rounded up to a
+//! power of two (at most four times), so it costs 16 to 32 bytes each; it is resized when five
+//! eighths of its slots are in use by more than half of them live, and when a mark expires with
+//! fewer than a quarter live. A forgotten digest's slot stays in use, stale, where no look-up
+//! matches it, until an insert takes it or a cleaning pass empties the stale slots in place. So a
+//! remembered id costs at most 64 bytes, about 33 to 48 in practice, whatever the length of the id,
+//! plus a fixed part under 1 KiB (the marks, at most twelve, and the empty tables). The index of a
+//! large store is mapped memory, backed by huge pages where the kernel allows. The integration test
+//! `tests/dedup_memory.rs` measures it with a counting allocator and the store's mapped bytes. A
+//! delivery in flight costs one slot of a hash set of claims, and there are never more of them than
+//! `admit` lets through.
 //!
 //! # Deliveries in flight
 //!
@@ -61,9 +62,12 @@ use std::mem;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use hashbrown::HashTable;
 use tokio::sync::Notify;
 use tokio::time::Instant;
+
+use self::index::Index;
+
+mod index;
 
 /// What [`DedupStore::deliver_once`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,8 +122,8 @@ pub struct DedupStore {
 }
 
 impl DedupStore {
-    /// The largest capacity: the places of the index are 4 bytes.
-    pub const MAX_CAPACITY: usize = 1 << 31;
+    /// The largest capacity: the index keeps at most half of its 2^31 slots live.
+    pub const MAX_CAPACITY: usize = 1 << 30;
 
     /// Builds a store that remembers each delivered id for at least `window` and at most one mark
     /// width more (a tenth of the window, and at least a millisecond), and at most `capacity` ids at
@@ -152,8 +156,7 @@ impl DedupStore {
             state: Mutex::new(State {
                 delivered: VecDeque::new(),
                 first: 0,
-                index: HashTable::new(),
-                stale: 0,
+                index: Index::default(),
                 // Time alone keeps at most eleven marks alive; one more spares a reallocation.
                 marks: VecDeque::with_capacity(usize::from(MARKS_PER_WINDOW) + 2),
                 forgotten_early: 0,
@@ -241,10 +244,18 @@ impl DedupStore {
     /// not counted.
     pub fn approximate_bytes(&self) -> usize {
         let state = self.lock();
+        let (allocated, mapped) = state.index.bytes();
         state.delivered.capacity() * mem::size_of::<Digest>()
-            + table_bytes(state.index.capacity(), mem::size_of::<u32>())
+            + allocated
+            + mapped
             + state.marks.capacity() * mem::size_of::<Mark>()
             + table_bytes(state.in_flight.capacity(), mem::size_of::<Digest>())
+    }
+
+    /// The bytes of the store held outside the allocator: the index of a large store is mapped
+    /// memory of its own (see [`approximate_bytes`](Self::approximate_bytes), which counts them).
+    pub fn mapped_bytes(&self) -> usize {
+        self.lock().index.bytes().1
     }
 
     fn digest(&self, id: &str) -> Digest {
@@ -371,17 +382,9 @@ struct State {
     /// The number of the oldest digest in `delivered` (every delivery gets the next number).
     first: u64,
     /// The number of each digest in `delivered`, truncated to 32 bits (exact, since the queue
-    /// never holds more than [`DedupStore::MAX_CAPACITY`] digests), hashed by the digest; and
-    /// the numbers of up to [`State::stale_limit`] digests forgotten since the last sweep.
-    index: HashTable<u32>,
-    /// How many numbers in `index` are of digests no longer in `delivered`.
-    ///
-    /// Forgetting the oldest digest only moves the queue's start: a number below `first` names
-    /// no digest, so a look-up never matches it, and erasing it from the index at once would
-    /// cost two more cache misses per delivery in a full store (a probe of a table of millions).
-    /// They are swept out together, in one pass over the index, when there are too many, and
-    /// before the index grows or shrinks (which rehash every number it holds).
-    stale: usize,
+    /// never holds more than [`DedupStore::MAX_CAPACITY`] digests), by the digest's hash; and the
+    /// numbers of some digests forgotten since, which no look-up matches (see [`index`]).
+    index: Index,
     /// Oldest first: when each mark opened, and the number of its first digest.
     marks: VecDeque<Mark>,
     forgotten_early: u64,
@@ -421,30 +424,11 @@ impl State {
         position < len
     }
 
-    /// The most stale numbers the index keeps before a sweep: a quarter of the live ones, so that
-    /// the sweep's pass over the index costs a few slots per forgotten digest.
-    fn stale_limit(&self) -> usize {
-        self.delivered.len() / 4 + 64
-    }
-
-    /// Erases the stale numbers from the index.
-    fn sweep(&mut self) {
-        if self.stale == 0 {
-            return;
-        }
-        let (first, len) = (self.first, self.delivered.len());
-        self.index
-            .retain(|&mut number| Self::is_live(number, first, len));
-        self.stale = 0;
-    }
-
     fn is_remembered(&self, digest: Digest) -> bool {
         let (delivered, first) = (&self.delivered, self.first);
-        self.index
-            .find(digest.table_hash(), |&number| {
-                Self::digest_numbered(delivered, first, number) == Some(digest)
-            })
-            .is_some()
+        self.index.contains(digest.table_hash(), |number| {
+            Self::digest_numbered(delivered, first, number) == Some(digest)
+        })
     }
 
     /// Appends `digest`, delivered at `now`, opening a mark when the newest is `width` old.
@@ -460,33 +444,25 @@ impl State {
                 first: next,
             });
         }
-        if self.index.len() >= self.index.capacity() {
-            // The insert below would grow the index, rehashing every number it holds.
-            self.sweep();
-        }
         self.delivered.push_back(digest);
-        let (delivered, first) = (&self.delivered, self.first);
+        let (first, len) = (self.first, self.delivered.len());
         #[allow(
             clippy::cast_possible_truncation,
             reason = "numbers are kept in 32 bits, exact for a queue under 2^32 digests"
         )]
         self.index
-            .insert_unique(digest.table_hash(), next as u32, |&number| {
-                Self::digest_numbered(delivered, first, number).map_or(0, Digest::table_hash)
+            .insert(digest.table_hash(), next as u32, len, |number| {
+                Self::is_live(number, first, len)
             });
     }
 
     /// Forgets the oldest digest; false when there was none. Its number stays in the index,
-    /// stale, until the next sweep.
+    /// stale, until an insert takes its slot or the index is cleaned.
     fn forget_oldest(&mut self) -> bool {
         if self.delivered.pop_front().is_none() {
             return false;
         }
         self.first += 1;
-        self.stale += 1;
-        if self.stale > self.stale_limit() {
-            self.sweep();
-        }
         true
     }
 
@@ -522,13 +498,9 @@ impl State {
         if self.delivered.capacity() > 2 * len.max(MIN_ROOM) {
             self.delivered.shrink_to(len);
         }
-        if self.index.capacity() > 2 * len.max(MIN_ROOM) {
-            self.sweep();
-            let (delivered, first) = (&self.delivered, self.first);
-            self.index.shrink_to(len, |&number| {
-                Self::digest_numbered(delivered, first, number).map_or(0, Digest::table_hash)
-            });
-        }
+        let first = self.first;
+        self.index
+            .shrink(len, |number| Self::is_live(number, first, len));
     }
 }
 
@@ -1006,17 +978,18 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn forgotten_numbers_are_swept_and_never_found() {
-        // Many more ids than the capacity: the index goes through sweeps by count and before
-        // growing, and still finds exactly the newest ids.
+    async fn forgotten_numbers_are_cleaned_out_and_never_found() {
+        // Many more ids than the capacity: the index goes through cleanings and growth, and still
+        // finds exactly the newest ids.
         const CAPACITY: usize = 1_000;
         let store = store(CAPACITY);
         for number in 0..20 * CAPACITY {
             let id = format!("id-{number}");
             assert_eq!(deliver_ok(&store, &id).await, Ok(Once::Delivered), "{id}");
             let state = store.lock();
-            assert!(state.stale <= state.stale_limit());
-            assert_eq!(state.index.len(), state.delivered.len() + state.stale);
+            assert!(state.index.used() >= state.delivered.len());
+            assert!(state.index.used() < state.index.most_used() + 1);
+            assert!(state.index.slots() <= 4 * state.delivered.len().max(8));
         }
         for number in 19 * CAPACITY..20 * CAPACITY {
             let id = format!("id-{number}");
@@ -1061,7 +1034,7 @@ mod tests {
             "{error}"
         );
         assert!(
-            error.to_string().contains("at most 2147483648 ids"),
+            error.to_string().contains("at most 1073741824 ids"),
             "{error}"
         );
     }

@@ -179,13 +179,13 @@ fn a_problem_names_its_key_once() {
 
 #[test]
 fn a_dedup_capacity_outside_what_the_store_can_number_is_refused_by_name() {
-    for capacity in ["0", "2147483649"] {
+    for capacity in ["0", "1073741825"] {
         let refused = Config::from_toml_str(&format!(
             "[server]\ndedup_capacity = {capacity}\n[auth]\napp_id = \"x\"\n"
         ))
         .unwrap_err();
         let expected = format!(
-            "server.dedup_capacity: expected a number of ids from 1 to 2147483648, got {capacity}"
+            "server.dedup_capacity: expected a number of ids from 1 to 1073741824, got {capacity}"
         );
         assert!(
             refused.problems().contains(&expected),
@@ -194,7 +194,7 @@ fn a_dedup_capacity_outside_what_the_store_can_number_is_refused_by_name() {
         );
     }
     assert!(
-        Config::from_toml_str("[server]\ndedup_capacity = 2147483648\n[auth]\napp_id = \"x\"\n")
+        Config::from_toml_str("[server]\ndedup_capacity = 1073741824\n[auth]\napp_id = \"x\"\n")
             .is_ok()
     );
 }
