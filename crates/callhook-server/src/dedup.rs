@@ -10,7 +10,7 @@
 //! the digest's own bits (uniformly random already, so hashing them again would only cost time). A
 //! look-up is one probe of one table, whatever the number of ids remembered; the platform sends a
 //! new id with nearly every notification, so nearly every look-up is a miss, and a miss and the
-//! insert after the delivery touch the same cache line (see [`index`]).
+//! insert after the delivery touch the same cache line (see the `index` module).
 //!
 //! # The window
 //!
@@ -383,7 +383,7 @@ struct State {
     first: u64,
     /// The number of each digest in `delivered`, truncated to 32 bits (exact, since the queue
     /// never holds more than [`DedupStore::MAX_CAPACITY`] digests), by the digest's hash; and the
-    /// numbers of some digests forgotten since, which no look-up matches (see [`index`]).
+    /// numbers of some digests forgotten since, which no look-up matches (see the `index` module).
     index: Index,
     /// Oldest first: when each mark opened, and the number of its first digest.
     marks: VecDeque<Mark>,
