@@ -1296,7 +1296,7 @@ pub(crate) fn body_of(answer: &[u8]) -> String {
 /// the connection that stops it. It must never wake on a timer: a thread of the xtask waking every
 /// 20 ms (the issuer used to poll a non-blocking listener) took 15-20% off callhook's rate in every
 /// run, while the no-op handler's did not move (docs/performance.md, the run of 2026-12-03,
-/// second part): wrk's core, idle between callhook's answers, was woken from a different state.
+/// second part; why a thread waking beside wrk costs callhook so much was not pinned down).
 struct Issuer {
     address: SocketAddr,
     stop: Arc<AtomicBool>,

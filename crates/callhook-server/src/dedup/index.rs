@@ -23,7 +23,7 @@
 const MIN_SLOTS: usize = 16;
 
 /// The most slots: the hash bits a slot keeps (31) must give its home slot.
-pub(super) const MAX_SLOTS: usize = 1 << 31;
+const MAX_SLOTS: usize = 1 << 31;
 
 /// The bit that marks a slot in use (an empty slot is 0).
 const USED: u64 = 1 << 63;
