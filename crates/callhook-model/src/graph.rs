@@ -527,16 +527,27 @@ where
 /// The call id in a path such as `/communications/calls/{id}/participants` or `/app/calls/{id}`:
 /// the segment after the first `calls` segment (compared case-insensitively).
 pub fn call_id_from_path(path: &str) -> Option<&str> {
-    // Up to the query or the fragment; a byte search, as both marks are ASCII (a char pattern
-    // decoded every character of every path).
-    let end = path
-        .bytes()
-        .position(|byte| byte == b'?' || byte == b'#')
-        .unwrap_or(path.len());
-    let path = path.get(..end).unwrap_or_default();
-    let mut segments = path.split('/');
-    segments.find(|segment| segment.eq_ignore_ascii_case("calls"))?;
-    segments.next().filter(|id| !id.is_empty())
+    // One pass over the bytes, up to the query or the fragment: every mark is ASCII, so each
+    // segment ends at a character boundary. (Splitting on a char pattern, after a search for the
+    // end, cost about five times as much on every notification; docs/performance.md.)
+    let mut start = 0;
+    let mut after_calls = false;
+    for (index, byte) in path.bytes().enumerate() {
+        if !matches!(byte, b'/' | b'?' | b'#') {
+            continue;
+        }
+        let segment = path.get(start..index).unwrap_or_default();
+        if after_calls {
+            return Some(segment).filter(|id| !id.is_empty());
+        }
+        if byte != b'/' {
+            return None;
+        }
+        after_calls = segment.eq_ignore_ascii_case("calls");
+        start = index + 1;
+    }
+    let last = path.get(start..).unwrap_or_default();
+    Some(last).filter(|id| after_calls && !id.is_empty())
 }
 
 /// The name of a Graph `@odata.type` without `#` and the `microsoft.graph.` namespace;

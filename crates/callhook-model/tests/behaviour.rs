@@ -531,3 +531,40 @@ fn the_variations_of_real_bodies_are_read_by_both_paths() {
     assert_eq!(answered.and_then(|user| user.id.as_deref()), Some("u2"));
     assert_eq!(call.id, None);
 }
+
+/// The reading of `call_id_from_path` as its documentation words it: the segment after the first
+/// `calls` segment (compared case-insensitively), up to the query or the fragment.
+fn call_id_as_documented(path: &str) -> Option<&str> {
+    let end = path.find(['?', '#']).unwrap_or(path.len());
+    let mut segments = path[..end].split('/');
+    segments.find(|segment| segment.eq_ignore_ascii_case("calls"))?;
+    segments.next().filter(|id| !id.is_empty())
+}
+
+#[test]
+fn call_id_from_path_is_the_documented_reading_of_every_short_path() {
+    // Every path of up to five pieces from these, so that each mark meets each other and the
+    // segments around them: 11^5 + ... paths.
+    let pieces = [
+        "/", "calls", "CaLLs", "id-1", "", "?", "#", "x=1", "é", "callsx", "/calls/",
+    ];
+    let mut paths = vec![String::new()];
+    let mut checked = 0;
+    for _ in 0..5 {
+        let mut longer = Vec::new();
+        for path in &paths {
+            for piece in pieces {
+                let candidate = format!("{path}{piece}");
+                assert_eq!(
+                    call_id_from_path(&candidate),
+                    call_id_as_documented(&candidate),
+                    "{candidate:?}"
+                );
+                checked += 1;
+                longer.push(candidate);
+            }
+        }
+        paths = longer;
+    }
+    assert!(checked > 160_000, "{checked} paths");
+}

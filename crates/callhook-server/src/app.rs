@@ -708,22 +708,37 @@ async fn read_body(
     if declared.is_some_and(|length| length > limit as u64) {
         return Err(Refusal::TooLarge { limit });
     }
-    let mut body = BytesMut::with_capacity(declared.map_or(1024, |length| {
+    let reserve = declared.map_or(1024, |length| {
         usize::try_from(length)
             .unwrap_or(limit)
             .min(limit)
             .min(BODY_RESERVE_LIMIT)
-    }));
+    });
+    // A body that arrives in one chunk (the usual notification, read with its head) is that
+    // chunk, not a copy; a second chunk starts a buffer.
+    let mut whole = Bytes::new();
+    let mut gathered: Option<BytesMut> = None;
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|error| Refusal::BadRequest {
             reason: format!("the body could not be read: {error}"),
         })?;
-        if body.len() + chunk.len() > limit {
+        let received = gathered.as_ref().map_or(whole.len(), BytesMut::len);
+        if received + chunk.len() > limit {
             return Err(Refusal::TooLarge { limit });
         }
-        body.extend_from_slice(&chunk);
+        match &mut gathered {
+            Some(buffer) => buffer.extend_from_slice(&chunk),
+            None if whole.is_empty() => whole = chunk,
+            None => {
+                let mut buffer = BytesMut::with_capacity(reserve.max(received + chunk.len()));
+                buffer.extend_from_slice(&whole);
+                buffer.extend_from_slice(&chunk);
+                whole = Bytes::new();
+                gathered = Some(buffer);
+            }
+        }
     }
-    Ok(body.freeze())
+    Ok(gathered.map_or(whole, BytesMut::freeze))
 }
 
 async fn authenticate(

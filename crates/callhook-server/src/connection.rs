@@ -200,10 +200,21 @@ impl GuardedStream {
         let Some((deadline, partial_head)) = self.phase.head_deadline() else {
             return false;
         };
-        if self.timer.deadline() != deadline {
+        // The deadline moves later with every request (its first byte, then its answer), and
+        // moving the timer with it cost two timer-wheel updates a request. So the timer only ever
+        // moves earlier; when it fires before the deadline, it is moved to the deadline then.
+        if deadline < self.timer.deadline() {
             self.timer.as_mut().reset(deadline);
         }
         if self.timer.as_mut().poll(context).is_pending() {
+            return false;
+        }
+        if Instant::now() < deadline {
+            self.timer.as_mut().reset(deadline);
+            if self.timer.as_mut().poll(context).is_ready() {
+                // Not expected for a deadline ahead; look again rather than lose the wake-up.
+                context.waker().wake_by_ref();
+            }
             return false;
         }
         if partial_head {

@@ -153,8 +153,9 @@ thread_local! {
 /// lines without colours, no span is entered on this thread (the subscriber would name it), and
 /// the message and every value are printable ASCII without `"` or `\` (written as they are).
 /// Otherwise it writes nothing and returns false, and the caller logs the event through
-/// `tracing`. The caller checks first that `target` is enabled at `info`.
-pub fn write_info_line(target: &str, message: &str, fields: &[(&str, Option<&str>)]) -> bool {
+/// `tracing`. The caller checks first that `target` is enabled at `info`. Each field's name was
+/// checked when its [`LineField`] was made (at compile time, in a constant).
+pub fn write_info_line(target: &str, message: &str, fields: &[(LineField, Option<&str>)]) -> bool {
     let Some(shared) = DIRECT_WRITER.get() else {
         return false;
     };
@@ -187,21 +188,18 @@ fn format_info_line(
     out: &mut String,
     target: &str,
     message: &str,
-    fields: &[(&str, Option<&str>)],
+    fields: &[(LineField, Option<&str>)],
 ) -> bool {
-    let plain = is_plain(message)
-        && fields
-            .iter()
-            .all(|(name, value)| value.is_none_or(is_plain) && is_plain_name(name));
+    let plain = is_plain(message) && fields.iter().all(|(_, value)| value.is_none_or(is_plain));
     if !plain {
         return false;
     }
     for part in [" INFO ", target, ": ", message] {
         out.push_str(part);
     }
-    for (name, value) in fields {
+    for (field, value) in fields {
         if let Some(value) = value {
-            for part in [" ", name, "=\"", value, "\""] {
+            for part in [field.prefix, value, "\""] {
                 out.push_str(part);
             }
         }
@@ -210,10 +208,69 @@ fn format_info_line(
     true
 }
 
-/// Whether the subscriber writes a field named `name` as it is: not the message, a raw identifier
-/// or `log` metadata, which its visitor treats apart.
-fn is_plain_name(name: &str) -> bool {
-    name != "message" && !name.starts_with("r#") && !name.starts_with("log.") && is_plain(name)
+/// A field of a line that [`write_info_line`] writes: a name the subscriber writes as it is, and
+/// what goes before its value (` name="`), so that a line copies each field's name once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineField {
+    name: &'static str,
+    prefix: &'static str,
+}
+
+impl LineField {
+    /// The field `name`, with `prefix` written ` {name}="` (`concat!` makes it in a constant);
+    /// `None` when the prefix is not that, or when the subscriber would not write the name as it
+    /// is (see [`is_plain_name`]).
+    pub const fn new(name: &'static str, prefix: &'static str) -> Option<Self> {
+        let [b' ', written @ .., b'=', b'"'] = prefix.as_bytes() else {
+            return None;
+        };
+        if !is_plain_name(name) || !starts_with(written, name.as_bytes()) {
+            return None;
+        }
+        if written.len() != name.len() {
+            return None;
+        }
+        Some(Self { name, prefix })
+    }
+
+    /// The field's name.
+    pub const fn name(self) -> &'static str {
+        self.name
+    }
+}
+
+/// Whether the subscriber writes a field named `name` as it is: plain (see [`is_plain`]), and not
+/// the message, a raw identifier or `log` metadata, which its visitor treats apart. A `const fn`,
+/// so that a line's names are checked when the program is compiled.
+const fn is_plain_name(name: &str) -> bool {
+    let mut bytes = name.as_bytes();
+    if (bytes.len() == 7 && starts_with(bytes, b"message"))
+        || starts_with(bytes, b"r#")
+        || starts_with(bytes, b"log.")
+    {
+        return false;
+    }
+    while let [byte, rest @ ..] = bytes {
+        if *byte < b' ' || *byte > b'~' || *byte == b'"' || *byte == b'\\' {
+            return false;
+        }
+        bytes = rest;
+    }
+    true
+}
+
+/// `bytes.starts_with(prefix)`, in a `const fn`.
+const fn starts_with(mut bytes: &[u8], mut prefix: &[u8]) -> bool {
+    loop {
+        match (bytes, prefix) {
+            (_, []) => return true,
+            ([byte, bytes_rest @ ..], [wanted, prefix_rest @ ..]) if *byte == *wanted => {
+                bytes = bytes_rest;
+                prefix = prefix_rest;
+            }
+            _ => return false,
+        }
+    }
 }
 
 /// The fields of the human-readable lines: exactly what `tracing-subscriber`'s `DefaultFields`
@@ -660,6 +717,14 @@ mod tests {
             .collect()
     }
 
+    /// The [`super::LineField`] of `name`, as the log sink's lines make it.
+    macro_rules! field {
+        ($name:ident) => {
+            super::LineField::new(stringify!($name), concat!(" ", stringify!($name), "=\""))
+                .unwrap()
+        };
+    }
+
     #[test]
     fn an_info_line_formatted_directly_is_the_subscribers() {
         let id = "57dab8b1-894c-409a-b240-bd8beae78896";
@@ -685,10 +750,10 @@ mod tests {
         for ([protocol, message_id, state], expected) in cases.into_iter().zip(expected) {
             let mut direct = String::new();
             let fields = [
-                ("protocol", protocol),
-                ("message_id", message_id),
-                ("state", state),
-                ("call_id", Some(id)),
+                (field!(protocol), protocol),
+                (field!(message_id), message_id),
+                (field!(state), state),
+                (field!(call_id), Some(id)),
             ];
             assert!(super::format_info_line(
                 &mut direct,
@@ -714,16 +779,29 @@ mod tests {
                 &mut direct,
                 "callhook::notification",
                 "notification",
-                &[("message_id", Some(awkward))]
+                &[(field!(message_id), Some(awkward))]
             ));
             assert!(!super::format_info_line(&mut direct, "t", awkward, &[]));
-            assert!(!super::format_info_line(
-                &mut direct,
-                "t",
-                "m",
-                &[("r#type", Some("x"))]
-            ));
         }
+        // Names the subscriber treats apart, and prefixes that are not ` name="`, make no field.
+        for (name, prefix) in [
+            ("r#type", " r#type=\""),
+            ("message", " message=\""),
+            ("log.target", " log.target=\""),
+            ("caf\u{e9}", " caf\u{e9}=\""),
+            ("a\"b", " a\"b=\""),
+            ("state", " state="),
+            ("state", "state=\""),
+            ("state", " stat=\""),
+            ("state", " State=\""),
+            ("state", " state=\"\""),
+        ] {
+            assert_eq!(super::LineField::new(name, prefix), None, "{name:?} {prefix:?}");
+        }
+        assert_eq!(
+            super::LineField::new("call_id", " call_id=\"").map(super::LineField::name),
+            Some("call_id")
+        );
         // Outside a process that set up its logging, nothing is written directly.
         assert!(!super::write_info_line("t", "m", &[]));
     }

@@ -179,7 +179,21 @@ const NOTIFICATION_TARGET: &str = "callhook::notification";
 /// `Option<&str>`, and a `None` is left out of the line, as `tracing` leaves it out.
 macro_rules! notification_line {
     ($($name:ident = $value:expr),* $(,)?) => {{
-        let fields = [$((stringify!($name), $value)),*];
+        // Each name checked, and its ` name="` made, when the program is compiled.
+        let fields = [$(
+            (
+                const {
+                    match crate::logging::LineField::new(
+                        stringify!($name),
+                        concat!(" ", stringify!($name), "=\""),
+                    ) {
+                        Some(field) => field,
+                        None => panic!("a field name the subscriber does not write as it is"),
+                    }
+                },
+                $value,
+            )
+        ),*];
         if !crate::logging::write_info_line(NOTIFICATION_TARGET, "notification", &fields) {
             let [$($name),*] = fields.map(|(_, value)| value);
             tracing::info!(target: "callhook::notification", $($name,)* "notification");
