@@ -796,7 +796,11 @@ mod tests {
             ("state", " State=\""),
             ("state", " state=\"\""),
         ] {
-            assert_eq!(super::LineField::new(name, prefix), None, "{name:?} {prefix:?}");
+            assert_eq!(
+                super::LineField::new(name, prefix),
+                None,
+                "{name:?} {prefix:?}"
+            );
         }
         assert_eq!(
             super::LineField::new("call_id", " call_id=\"").map(super::LineField::name),
