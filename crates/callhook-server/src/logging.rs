@@ -219,7 +219,8 @@ pub struct LineField {
 impl LineField {
     /// The field `name`, with `prefix` written ` {name}="` (`concat!` makes it in a constant);
     /// `None` when the prefix is not that, or when the subscriber would not write the name as it
-    /// is (see [`is_plain_name`]).
+    /// is (printable ASCII without `"` or `\`, and not `message`, a raw identifier or `log.`
+    /// metadata).
     pub const fn new(name: &'static str, prefix: &'static str) -> Option<Self> {
         let [b' ', written @ .., b'=', b'"'] = prefix.as_bytes() else {
             return None;
