@@ -529,7 +529,7 @@ where
 pub fn call_id_from_path(path: &str) -> Option<&str> {
     // One pass over the bytes, up to the query or the fragment: every mark is ASCII, so each
     // segment ends at a character boundary. (Splitting on a char pattern, after a search for the
-    // end, cost about five times as much on every notification; docs/performance.md.)
+    // end, cost about twice as many instructions on every notification; docs/performance.md.)
     let mut start = 0;
     let mut after_calls = false;
     for (index, byte) in path.bytes().enumerate() {

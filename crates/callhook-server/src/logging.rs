@@ -208,11 +208,11 @@ fn format_info_line(
     true
 }
 
-/// A field of a line that [`write_info_line`] writes: a name the subscriber writes as it is, and
-/// what goes before its value (` name="`), so that a line copies each field's name once.
+/// A field of a line that [`write_info_line`] writes: what goes before its value (` name="`), for
+/// a name the subscriber writes as it is, so that a line copies each field's name once. Made by
+/// the crate's `line_field!` macro, which checks the name when the program is compiled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LineField {
-    name: &'static str,
     prefix: &'static str,
 }
 
@@ -225,20 +225,30 @@ impl LineField {
         let [b' ', written @ .., b'=', b'"'] = prefix.as_bytes() else {
             return None;
         };
-        if !is_plain_name(name) || !starts_with(written, name.as_bytes()) {
+        let same_name = written.len() == name.len() && starts_with(written, name.as_bytes());
+        if !same_name || !is_plain_name(name) {
             return None;
         }
-        if written.len() != name.len() {
-            return None;
-        }
-        Some(Self { name, prefix })
-    }
-
-    /// The field's name.
-    pub const fn name(self) -> &'static str {
-        self.name
+        Some(Self { prefix })
     }
 }
+
+/// The [`LineField`] of the field `$name` (an identifier, as in `tracing::info!`), made in a
+/// constant: a name the subscriber does not write as it is fails the build.
+macro_rules! line_field {
+    ($name:ident) => {
+        const {
+            match $crate::logging::LineField::new(
+                stringify!($name),
+                concat!(" ", stringify!($name), "=\""),
+            ) {
+                Some(field) => field,
+                None => panic!("a field name the subscriber does not write as it is"),
+            }
+        }
+    };
+}
+pub(crate) use line_field;
 
 /// Whether the subscriber writes a field named `name` as it is: plain (see [`is_plain`]), and not
 /// the message, a raw identifier or `log` metadata, which its visitor treats apart. A `const fn`,
@@ -718,14 +728,6 @@ mod tests {
             .collect()
     }
 
-    /// The [`super::LineField`] of `name`, as the log sink's lines make it.
-    macro_rules! field {
-        ($name:ident) => {
-            super::LineField::new(stringify!($name), concat!(" ", stringify!($name), "=\""))
-                .unwrap()
-        };
-    }
-
     #[test]
     fn an_info_line_formatted_directly_is_the_subscribers() {
         let id = "57dab8b1-894c-409a-b240-bd8beae78896";
@@ -751,10 +753,10 @@ mod tests {
         for ([protocol, message_id, state], expected) in cases.into_iter().zip(expected) {
             let mut direct = String::new();
             let fields = [
-                (field!(protocol), protocol),
-                (field!(message_id), message_id),
-                (field!(state), state),
-                (field!(call_id), Some(id)),
+                (super::line_field!(protocol), protocol),
+                (super::line_field!(message_id), message_id),
+                (super::line_field!(state), state),
+                (super::line_field!(call_id), Some(id)),
             ];
             assert!(super::format_info_line(
                 &mut direct,
@@ -780,7 +782,7 @@ mod tests {
                 &mut direct,
                 "callhook::notification",
                 "notification",
-                &[(field!(message_id), Some(awkward))]
+                &[(super::line_field!(message_id), Some(awkward))]
             ));
             assert!(!super::format_info_line(&mut direct, "t", awkward, &[]));
         }
@@ -803,10 +805,7 @@ mod tests {
                 "{name:?} {prefix:?}"
             );
         }
-        assert_eq!(
-            super::LineField::new("call_id", " call_id=\"").map(super::LineField::name),
-            Some("call_id")
-        );
+        assert!(super::LineField::new("call_id", " call_id=\"").is_some());
         // Outside a process that set up its logging, nothing is written directly.
         assert!(!super::write_info_line("t", "m", &[]));
     }

@@ -180,20 +180,7 @@ const NOTIFICATION_TARGET: &str = "callhook::notification";
 macro_rules! notification_line {
     ($($name:ident = $value:expr),* $(,)?) => {{
         // Each name checked, and its ` name="` made, when the program is compiled.
-        let fields = [$(
-            (
-                const {
-                    match crate::logging::LineField::new(
-                        stringify!($name),
-                        concat!(" ", stringify!($name), "=\""),
-                    ) {
-                        Some(field) => field,
-                        None => panic!("a field name the subscriber does not write as it is"),
-                    }
-                },
-                $value,
-            )
-        ),*];
+        let fields = [$((crate::logging::line_field!($name), $value)),*];
         if !crate::logging::write_info_line(NOTIFICATION_TARGET, "notification", &fields) {
             let [$($name),*] = fields.map(|(_, value)| value);
             tracing::info!(target: "callhook::notification", $($name,)* "notification");
