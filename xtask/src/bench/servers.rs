@@ -259,8 +259,10 @@ impl Cores {
     }
 }
 
-/// Runs every server in turn: the synthetic runs (no-op handler, jsonwebtoken server, callhook),
-/// callhook under the platform's script, then the forward sink.
+/// Runs `settings.rounds` rounds of every server in turn ([`Bench::round`]), the first round
+/// followed by the rows that are not goals (the forward sink, the Redis store): one
+/// [`EndToEnd`] per round, in order, so that each goal can be checked in every round and a
+/// reader sees how much the machine moved between them.
 pub(crate) fn run_all(
     settings: &Settings,
     binaries: &Binaries,
@@ -268,7 +270,7 @@ pub(crate) fn run_all(
     wrk: &Wrk,
     cores: &Cores,
     scratch: &Path,
-) -> Result<EndToEnd> {
+) -> Result<Vec<EndToEnd>> {
     let issuer = Issuer::start(&tokens.jwks)?;
     let bench = Bench {
         settings,
@@ -279,89 +281,28 @@ pub(crate) fn run_all(
         scratch,
         openid: issuer.openid_url(),
     };
-    let mut servers = Vec::new();
-    let mut platform = Vec::new();
-    for kind in [
-        ServerKind::Noop,
-        ServerKind::Jwt,
-        ServerKind::Callhook,
-        ServerKind::AxumByHand,
-        ServerKind::AxumLayer,
-    ] {
-        eprintln!("\n==> load: {}", kind.label());
-        let (result, platform_result) = bench
-            .synthetic(kind)
-            .with_context(|| format!("end-to-end run of {}", kind.label()))?;
-        eprintln!(
-            "    reused token: {:.0} req/s, p99 {:.2} ms{}{}",
-            result.reused.requests_per_second(),
-            result.reused.p99_us / 1000.0,
-            result
-                .distinct
-                .as_ref()
-                .map_or_else(String::new, |distinct| format!(
-                    "; distinct tokens: {:.0} req/s",
-                    distinct.requests_per_second()
-                )),
-            platform_result
-                .as_ref()
-                .map_or_else(String::new, |platform| format!(
-                    "; platform script: {:.0} req/s",
-                    platform.load.requests_per_second()
-                )),
-        );
-        servers.push(result);
-        platform.extend(platform_result);
+    let mut rounds = Vec::new();
+    for round in 1..=settings.rounds {
+        if settings.rounds > 1 {
+            eprintln!("\n==> round {round} of {}", settings.rounds);
+        }
+        let mut endtoend = bench.round()?;
+        if round == 1 {
+            bench.once(&mut endtoend)?;
+        }
+        rounds.push(endtoend);
     }
-
-    eprintln!("\n==> load: {PLATFORM_LABEL}");
-    let callhook = bench
-        .platform_callhook()
-        .with_context(|| format!("end-to-end run of {PLATFORM_LABEL}"))?;
-    eprintln!(
-        "    platform script: {} requests, {:.0} req/s, p99 {:.2} ms; ids remembered: {}",
-        callhook.load.requests,
-        callhook.load.requests_per_second(),
-        callhook.load.p99_us / 1000.0,
-        callhook
-            .callhook
-            .as_ref()
-            .and_then(|counted| counted.remembered_ids)
-            .map_or_else(|| "n/a".to_owned(), |ids| ids.to_string()),
-    );
-    platform.push(callhook);
-
-    eprintln!("\n==> load: {FORWARD_LABEL}");
-    let forward = bench
-        .forward()
-        .with_context(|| format!("end-to-end run of {FORWARD_LABEL}"))?;
-    eprintln!(
-        "    reused token: {:.0} req/s, p99 {:.2} ms",
-        forward.load.requests_per_second(),
-        forward.load.p99_us / 1000.0,
-    );
-    eprintln!("\n==> load: {REDIS_LABEL}");
-    let redis = if has_redis_server() {
-        let row = bench
-            .platform_redis()
-            .with_context(|| format!("end-to-end run of {REDIS_LABEL}"))?;
-        eprintln!(
-            "    platform script: {:.0} req/s, p99 {:.2} ms",
-            row.load.requests_per_second(),
-            row.load.p99_us / 1000.0,
-        );
-        Some(row)
-    } else {
-        eprintln!("    skipped: redis-server is not installed (`cargo xtask ci` installs it)");
-        None
-    };
     drop(issuer);
-    Ok(EndToEnd {
-        servers,
-        platform,
-        forward: Some(forward),
-        redis,
-    })
+    Ok(rounds)
+}
+
+/// The progress line of a row measured once.
+fn print_rate(script: &str, load: &LoadResult) {
+    eprintln!(
+        "    {script}: {:.0} req/s, p99 {:.2} ms",
+        load.requests_per_second(),
+        load.p99_us / 1000.0,
+    );
 }
 
 /// What every run needs, gathered once.
@@ -377,6 +318,102 @@ struct Bench<'a> {
 }
 
 impl Bench<'_> {
+    /// One round: the no-op handler (its synthetic runs, then the platform's script), callhook
+    /// with its defaults under the platform's script right after it, the jsonwebtoken server, then
+    /// callhook's synthetic runs and the two axum apps. Each ratio of a goal compares runs of the
+    /// same round, the platform row's two right after one another.
+    fn round(&self) -> Result<EndToEnd> {
+        let mut servers = Vec::new();
+        let mut platform = Vec::new();
+        let synthetic = |kind: ServerKind,
+                         servers: &mut Vec<ServerResult>,
+                         platform: &mut Vec<PlatformResult>|
+         -> Result<()> {
+            eprintln!("\n==> load: {}", kind.label());
+            let (result, platform_result) = self
+                .synthetic(kind)
+                .with_context(|| format!("end-to-end run of {}", kind.label()))?;
+            eprintln!(
+                "    reused token: {:.0} req/s, p99 {:.2} ms{}{}",
+                result.reused.requests_per_second(),
+                result.reused.p99_us / 1000.0,
+                result
+                    .distinct
+                    .as_ref()
+                    .map_or_else(String::new, |distinct| format!(
+                        "; distinct tokens: {:.0} req/s",
+                        distinct.requests_per_second()
+                    )),
+                platform_result
+                    .as_ref()
+                    .map_or_else(String::new, |platform| format!(
+                        "; platform script: {:.0} req/s",
+                        platform.load.requests_per_second()
+                    )),
+            );
+            servers.push(result);
+            platform.extend(platform_result);
+            Ok(())
+        };
+        synthetic(ServerKind::Noop, &mut servers, &mut platform)?;
+
+        eprintln!("\n==> load: {PLATFORM_LABEL}");
+        let callhook = self
+            .platform_callhook()
+            .with_context(|| format!("end-to-end run of {PLATFORM_LABEL}"))?;
+        eprintln!(
+            "    platform script: {} requests, {:.0} req/s, p99 {:.2} ms; ids remembered: {}",
+            callhook.load.requests,
+            callhook.load.requests_per_second(),
+            callhook.load.p99_us / 1000.0,
+            callhook
+                .callhook
+                .as_ref()
+                .and_then(|counted| counted.remembered_ids)
+                .map_or_else(|| "n/a".to_owned(), |ids| ids.to_string()),
+        );
+        for kind in [
+            ServerKind::Jwt,
+            ServerKind::Callhook,
+            ServerKind::AxumByHand,
+            ServerKind::AxumLayer,
+        ] {
+            synthetic(kind, &mut servers, &mut platform)?;
+        }
+        // The platform rows in the order the table has always shown them: the baselines, then
+        // callhook.
+        platform.push(callhook);
+        Ok(EndToEnd {
+            servers,
+            platform,
+            forward: None,
+            redis: None,
+        })
+    }
+
+    /// The rows measured once, after the first round: the forward sink, then the Redis store
+    /// (skipped without `redis-server`).
+    fn once(&self, endtoend: &mut EndToEnd) -> Result<()> {
+        eprintln!("\n==> load: {FORWARD_LABEL}");
+        let forward = self
+            .forward()
+            .with_context(|| format!("end-to-end run of {FORWARD_LABEL}"))?;
+        print_rate("reused token", &forward.load);
+        endtoend.forward = Some(forward);
+        eprintln!("\n==> load: {REDIS_LABEL}");
+        endtoend.redis = if has_redis_server() {
+            let row = self
+                .platform_redis()
+                .with_context(|| format!("end-to-end run of {REDIS_LABEL}"))?;
+            print_rate("platform script", &row.load);
+            Some(row)
+        } else {
+            eprintln!("    skipped: redis-server is not installed (`cargo xtask ci` installs it)");
+            None
+        };
+        Ok(())
+    }
+
     /// One server's synthetic runs and, for the baselines, the platform's script after them in the
     /// same process (callhook gets the platform's script in a process of its own, with its
     /// defaults: [`Self::platform_callhook`]).
