@@ -114,8 +114,15 @@ impl Running {
         format!("{}{path}", self.base)
     }
 
+    /// Stops the server gracefully. Bounded: a stop still waiting after 60 s (twice the default
+    /// `shutdown_timeout_secs`) fails the test and says so, instead of hanging it.
     pub async fn stop(self) {
-        self.handle.stop(true).await;
+        if tokio::time::timeout(Duration::from_secs(60), self.handle.stop(true))
+            .await
+            .is_err()
+        {
+            panic!("callhook at {} did not stop within 60 s", self.base);
+        }
     }
 }
 
