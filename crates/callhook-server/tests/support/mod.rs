@@ -324,7 +324,21 @@ impl Binary {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("callhook did not exit within {limit:?}");
+        // What the shutdown logged (its stages, warnings, errors), so that a failure says where
+        // it stood.
+        let lines = self.lines.lock().unwrap();
+        let shutdown: Vec<&str> = lines
+            .iter()
+            .map(String::as_str)
+            .filter(|line| {
+                line.contains("stop") || line.contains("\"WARN\"") || line.contains("\"ERROR\"")
+            })
+            .collect();
+        let last = &shutdown[shutdown.len().saturating_sub(20)..];
+        panic!(
+            "callhook did not exit within {limit:?}; its last shutdown, warning and error lines:\n{}",
+            last.join("\n")
+        );
     }
 }
 
