@@ -39,53 +39,50 @@ pub(crate) struct Goal {
     rule: Rule,
 }
 
-/// How a goal is met, and so how its rounds combine.
+/// How a goal's rounds combine.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Rule {
-    /// A ratio: the median of the rounds' ratios is at least this.
-    RatioAtLeast(f64),
-    /// A latency in microseconds: the median of the rounds' is below this.
-    LatencyBelow(f64),
+    /// A number with a threshold: the median of the rounds' numbers must meet it.
+    Median(Threshold),
     /// A memory bound: met in every round, the worst one counting.
     EveryRound,
 }
 
-impl Rule {
+/// What a goal's number must be.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Threshold {
+    /// A ratio of at least this.
+    RatioAtLeast(f64),
+    /// A latency in microseconds below this.
+    LatencyBelow(f64),
+}
+
+impl Threshold {
     fn met(self, value: f64) -> bool {
         match self {
-            Rule::RatioAtLeast(at_least) => value >= at_least,
-            Rule::LatencyBelow(limit) => value < limit,
-            Rule::EveryRound => true,
+            Threshold::RatioAtLeast(at_least) => value >= at_least,
+            Threshold::LatencyBelow(limit) => value < limit,
         }
     }
 
     fn text(self, value: f64) -> String {
         match self {
-            Rule::RatioAtLeast(_) => format!("{value:.2}×"),
-            Rule::LatencyBelow(_) => duration(value * 1000.0),
-            Rule::EveryRound => String::new(),
+            Threshold::RatioAtLeast(_) => format!("{value:.2}×"),
+            Threshold::LatencyBelow(_) => duration(value * 1000.0),
         }
     }
 }
 
 impl Goal {
     /// A goal on a number (a ratio or a latency) measured in one round; `None`: not measured.
-    fn on(description: &'static str, value: Option<f64>, rule: Rule) -> Self {
-        match value {
-            Some(value) => Goal {
-                description,
-                measured: rule.text(value),
-                passed: rule.met(value),
-                value: Some(value),
-                rule,
-            },
-            None => Goal {
-                description,
-                measured: "not measured".to_owned(),
-                passed: false,
-                value: None,
-                rule,
-            },
+    fn on(description: &'static str, value: Option<f64>, threshold: Threshold) -> Self {
+        Goal {
+            description,
+            measured: value
+                .map_or_else(|| "not measured".to_owned(), |value| threshold.text(value)),
+            passed: value.is_some_and(|value| threshold.met(value)),
+            value,
+            rule: Rule::Median(threshold),
         }
     }
 
@@ -122,13 +119,6 @@ pub(crate) fn combine(rounds: &[Vec<Goal>]) -> Vec<Goal> {
 }
 
 fn combine_one(goal: &Goal, each: &[&Goal]) -> Goal {
-    let listed = |goals: &[&Goal]| {
-        goals
-            .iter()
-            .map(|goal| goal.measured.as_str())
-            .collect::<Vec<_>>()
-            .join("; ")
-    };
     let combined = |measured: String, passed: bool, value: Option<f64>| Goal {
         description: goal.description,
         measured,
@@ -136,51 +126,57 @@ fn combine_one(goal: &Goal, each: &[&Goal]) -> Goal {
         value,
         rule: goal.rule,
     };
-    if goal.rule == Rule::EveryRound {
-        return match each.iter().enumerate().find(|(_, goal)| !goal.passed) {
-            Some((missed, goal)) => combined(
-                format!("missed in round {}: {}", missed + 1, goal.measured),
-                false,
-                None,
-            ),
-            None => combined(format!("every round: {}", listed(each)), true, None),
-        };
-    }
-    if let Some((missing, goal)) = each
+    let listed = each
         .iter()
-        .enumerate()
-        .find(|(_, goal)| goal.value.is_none())
-    {
-        return combined(
-            format!("round {}: {}", missing + 1, goal.measured),
-            false,
-            None,
-        );
-    }
-    let mut values: Vec<f64> = each.iter().filter_map(|goal| goal.value).collect();
-    values.sort_by(f64::total_cmp);
-    let middle = values.len() / 2;
-    let median = if values.len() % 2 == 1 {
-        values.get(middle).copied()
-    } else {
-        values
-            .get(middle.wrapping_sub(1))
-            .zip(values.get(middle))
-            .map(|(low, high)| f64::midpoint(*low, *high))
+        .map(|goal| goal.measured.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let threshold = match goal.rule {
+        Rule::Median(threshold) => threshold,
+        Rule::EveryRound => {
+            return match each.iter().enumerate().find(|(_, goal)| !goal.passed) {
+                Some((missed, goal)) => combined(
+                    format!("missed in round {}: {}", missed + 1, goal.measured),
+                    false,
+                    None,
+                ),
+                None => combined(format!("every round: {listed}"), true, None),
+            };
+        }
     };
-    let Some(median) = median else {
-        return combined("not measured".to_owned(), false, None);
+    let values: Option<Vec<f64>> = each.iter().map(|goal| goal.value).collect();
+    let Some(median) = values.and_then(median) else {
+        // A round without a valid number: say which, and why.
+        let (missing, reason) = each
+            .iter()
+            .enumerate()
+            .find(|(_, goal)| goal.value.is_none())
+            .map_or((0, "not measured"), |(index, goal)| {
+                (index, goal.measured.as_str())
+            });
+        return combined(format!("round {}: {reason}", missing + 1), false, None);
     };
     combined(
         format!(
-            "{} (median of {} rounds: {})",
-            goal.rule.text(median),
-            each.len(),
-            listed(each)
+            "{} (median of {} rounds: {listed})",
+            threshold.text(median),
+            each.len()
         ),
-        goal.rule.met(median),
+        threshold.met(median),
         Some(median),
     )
+}
+
+/// The median of `values`: the middle one, or the midpoint of the two middle ones; `None` when
+/// there are none.
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let upper = *values.get(values.len() / 2)?;
+    if values.len() % 2 == 1 {
+        return Some(upper);
+    }
+    let lower = *values.get(values.len() / 2 - 1)?;
+    Some(f64::midpoint(lower, upper))
 }
 
 /// The goals' thresholds.
@@ -603,7 +599,7 @@ impl Report {
                 .zip(denominator)
                 .filter(|&(_, denominator)| denominator > 0.0)
                 .map(|(numerator, denominator)| numerator / denominator);
-            Goal::on(description, value, Rule::RatioAtLeast(at_least))
+            Goal::on(description, value, Threshold::RatioAtLeast(at_least))
         };
         let callhook = self.server(ServerKind::Callhook);
         let mut goals = vec![
@@ -640,7 +636,7 @@ impl Report {
         goals.push(Goal::on(
             "synthetic, reused tokens: callhook p99 latency < 1 ms",
             callhook.map(|callhook| callhook.reused.p99_us),
-            Rule::LatencyBelow(P99_LIMIT_US),
+            Threshold::LatencyBelow(P99_LIMIT_US),
         ));
         let rss = callhook.and_then(|callhook| callhook.peak_rss_kib);
         goals.push(Goal::every_round(

@@ -325,37 +325,9 @@ impl Bench<'_> {
     fn round(&self) -> Result<EndToEnd> {
         let mut servers = Vec::new();
         let mut platform = Vec::new();
-        let synthetic = |kind: ServerKind,
-                         servers: &mut Vec<ServerResult>,
-                         platform: &mut Vec<PlatformResult>|
-         -> Result<()> {
-            eprintln!("\n==> load: {}", kind.label());
-            let (result, platform_result) = self
-                .synthetic(kind)
-                .with_context(|| format!("end-to-end run of {}", kind.label()))?;
-            eprintln!(
-                "    reused token: {:.0} req/s, p99 {:.2} ms{}{}",
-                result.reused.requests_per_second(),
-                result.reused.p99_us / 1000.0,
-                result
-                    .distinct
-                    .as_ref()
-                    .map_or_else(String::new, |distinct| format!(
-                        "; distinct tokens: {:.0} req/s",
-                        distinct.requests_per_second()
-                    )),
-                platform_result
-                    .as_ref()
-                    .map_or_else(String::new, |platform| format!(
-                        "; platform script: {:.0} req/s",
-                        platform.load.requests_per_second()
-                    )),
-            );
-            servers.push(result);
-            platform.extend(platform_result);
-            Ok(())
-        };
-        synthetic(ServerKind::Noop, &mut servers, &mut platform)?;
+        let (noop, noop_platform) = self.synthetic_reported(ServerKind::Noop)?;
+        servers.push(noop);
+        platform.extend(noop_platform);
 
         eprintln!("\n==> load: {PLATFORM_LABEL}");
         let callhook = self
@@ -378,7 +350,9 @@ impl Bench<'_> {
             ServerKind::AxumByHand,
             ServerKind::AxumLayer,
         ] {
-            synthetic(kind, &mut servers, &mut platform)?;
+            let (result, platform_result) = self.synthetic_reported(kind)?;
+            servers.push(result);
+            platform.extend(platform_result);
         }
         // The platform rows in the order the table has always shown them: the baselines, then
         // callhook.
@@ -389,6 +363,36 @@ impl Bench<'_> {
             forward: None,
             redis: None,
         })
+    }
+
+    /// [`Self::synthetic`], with its progress line.
+    fn synthetic_reported(
+        &self,
+        kind: ServerKind,
+    ) -> Result<(ServerResult, Option<PlatformResult>)> {
+        eprintln!("\n==> load: {}", kind.label());
+        let (result, platform) = self
+            .synthetic(kind)
+            .with_context(|| format!("end-to-end run of {}", kind.label()))?;
+        eprintln!(
+            "    reused token: {:.0} req/s, p99 {:.2} ms{}{}",
+            result.reused.requests_per_second(),
+            result.reused.p99_us / 1000.0,
+            result
+                .distinct
+                .as_ref()
+                .map_or_else(String::new, |distinct| format!(
+                    "; distinct tokens: {:.0} req/s",
+                    distinct.requests_per_second()
+                )),
+            platform
+                .as_ref()
+                .map_or_else(String::new, |platform| format!(
+                    "; platform script: {:.0} req/s",
+                    platform.load.requests_per_second()
+                )),
+        );
+        Ok((result, platform))
     }
 
     /// The rows measured once, after the first round: the forward sink, then the Redis store
