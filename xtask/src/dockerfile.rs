@@ -69,7 +69,7 @@ fn read(root: &Path, path: &str) -> Result<String> {
 /// What the Dockerfile must agree with, read from the workspace.
 #[derive(Debug)]
 struct Facts {
-    /// `rust-version` of the workspace (`1.85`).
+    /// `rust-version` of the workspace (for example `1.89`).
     rust_version: (u64, u64),
     /// Package name → its binaries.
     packages: BTreeMap<String, BTreeSet<String>>,

@@ -121,9 +121,9 @@ async fn run(
         );
         // Stop accepting, let every request being handled finish (so that each 202 was
         // delivered), and only then stop the workers. Waiting here rather than relying on the
-        // workers' own graceful stop matters: actix-server's accept thread closes the workers'
-        // connection channels when it stops, and a worker that sees that before its stop message
-        // exits at once, dropping its in-flight requests.
+        // workers' own graceful stop keeps callhook's count of requests in flight the one rule,
+        // whatever actix-server's version does (before 2.9.1, a worker that saw its connection
+        // channel closed before its stop message exited at once, dropping its requests).
         //
         // Connections already open stay open while their requests finish: a proxy in front
         // (nginx, an ingress) keeps some alive and sends new requests on them. Draining makes every
