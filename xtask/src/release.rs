@@ -484,10 +484,10 @@ fn new_version(
             member.manifest.display()
         );
     }
-    if let Some((released, tag)) = previous {
-        if version <= *released {
-            bail!("{version} is not newer than {name}'s last release {released} (tag {tag})");
-        }
+    if let Some((released, tag)) = previous
+        && version <= *released
+    {
+        bail!("{version} is not newer than {name}'s last release {released} (tag {tag})");
     }
     Ok(version)
 }
@@ -827,10 +827,10 @@ impl Snapshot {
     fn restore(&self, root: &Path) -> Result<()> {
         let mut problems = Vec::new();
         for (path, bytes) in &self.files {
-            if std::fs::read(path).ok().as_ref() != Some(bytes) {
-                if let Err(error) = std::fs::write(path, bytes) {
-                    problems.push(format!("{}: {error}", path.display()));
-                }
+            if std::fs::read(path).ok().as_ref() != Some(bytes)
+                && let Err(error) = std::fs::write(path, bytes)
+            {
+                problems.push(format!("{}: {error}", path.display()));
             }
         }
         let status = git(root, &["status", "--porcelain", "--untracked-files=all"])?;

@@ -58,7 +58,7 @@ impl Doorkeeper {
             first
         } else if second.load(Ordering::Relaxed) == 0 {
             second
-        } else if self.turn.fetch_add(1, Ordering::Relaxed) % 2 == 0 {
+        } else if self.turn.fetch_add(1, Ordering::Relaxed).is_multiple_of(2) {
             first
         } else {
             second

@@ -446,14 +446,15 @@ impl KeySource {
         }
         let now = self.shared.clock.now();
         let cooldown = self.shared.policy.unknown_kid_cooldown.as_secs();
-        if let Some(last) = gate.last_unknown_kid_refresh {
-            if now < last.saturating_add_secs(cooldown) && now >= last {
-                self.shared
-                    .counters
-                    .unknown_kid_refreshes_suppressed
-                    .fetch_add(1, Ordering::AcqRel);
-                return false;
-            }
+        if let Some(last) = gate.last_unknown_kid_refresh
+            && now < last.saturating_add_secs(cooldown)
+            && now >= last
+        {
+            self.shared
+                .counters
+                .unknown_kid_refreshes_suppressed
+                .fetch_add(1, Ordering::AcqRel);
+            return false;
         }
         gate.last_unknown_kid_refresh = Some(now);
         self.shared

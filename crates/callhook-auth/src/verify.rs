@@ -232,10 +232,10 @@ impl Verifier {
         if now >= expires_at.saturating_add_secs(leeway) {
             return Err(Rejection::Expired);
         }
-        if let Some(not_before) = not_before {
-            if now.saturating_add_secs(leeway) < not_before {
-                return Err(Rejection::NotYetValid);
-            }
+        if let Some(not_before) = not_before
+            && now.saturating_add_secs(leeway) < not_before
+        {
+            return Err(Rejection::NotYetValid);
         }
         Ok(())
     }

@@ -266,10 +266,10 @@ async fn an_issuer_that_never_comes_up_means_not_ready_with_backoff() {
     let mut delays_seen = Vec::new();
     for _ in 0..500 {
         let status = authenticator.key_status();
-        if let Some(delay) = status.current_retry_delay {
-            if delays_seen.last() != Some(&delay) {
-                delays_seen.push(delay);
-            }
+        if let Some(delay) = status.current_retry_delay
+            && delays_seen.last() != Some(&delay)
+        {
+            delays_seen.push(delay);
         }
         if status.refresh_failed >= 5 {
             break;

@@ -158,10 +158,10 @@ impl GraphClientBuilder {
         if self.client_id.trim().is_empty() {
             return Err(BuildError::EmptyClientId);
         }
-        if let Some(tenant) = &self.tenant {
-            if !is_path_safe(tenant) {
-                return Err(BuildError::InvalidTenant(tenant.clone()));
-            }
+        if let Some(tenant) = &self.tenant
+            && !is_path_safe(tenant)
+        {
+            return Err(BuildError::InvalidTenant(tenant.clone()));
         }
         let http = callhook_http::client_builder()?
             .redirect(reqwest::redirect::Policy::none())

@@ -677,10 +677,10 @@ async fn handle(
     }
 
     // 5. Region affinity, for a new incoming call only, from the facts of the decision.
-    if let (Some(policy), BodyDecision::Graph(facts)) = (live.region_policy(), &decision) {
-        if let Some(location) = region_redirect(policy, request, &claims, facts) {
-            return Ok(Accepted::Redirect(location));
-        }
+    if let (Some(policy), BodyDecision::Graph(facts)) = (live.region_policy(), &decision)
+        && let Some(location) = region_redirect(policy, request, &claims, facts)
+    {
+        return Ok(Accepted::Redirect(location));
     }
 
     // 6. De-duplication and delivery.

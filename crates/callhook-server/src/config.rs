@@ -461,14 +461,15 @@ impl Config {
         if dedup.key_prefix.len() > 256 {
             problems.push("dedup.key_prefix: expected at most 256 bytes".to_owned());
         }
-        if let SinkConfig::Forward(forward) = &self.sink {
-            if dedup.store == DedupStoreKind::Redis && dedup.claim_ttl_ms <= forward.timeout_ms {
-                problems.push(format!(
-                    "dedup.claim_ttl_ms: expected more than sink.timeout_ms ({}), so that a \
+        if let SinkConfig::Forward(forward) = &self.sink
+            && dedup.store == DedupStoreKind::Redis
+            && dedup.claim_ttl_ms <= forward.timeout_ms
+        {
+            problems.push(format!(
+                "dedup.claim_ttl_ms: expected more than sink.timeout_ms ({}), so that a \
                      delivery in flight keeps its claim; got {}",
-                    forward.timeout_ms, dedup.claim_ttl_ms
-                ));
-            }
+                forward.timeout_ms, dedup.claim_ttl_ms
+            ));
         }
     }
 

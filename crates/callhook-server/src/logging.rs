@@ -395,16 +395,16 @@ impl Visit for QuickVisitor<'_> {
         // short message of ASCII without them is written as it is, in one copy.
         if field.name() == "message" && self.result.is_ok() && !self.writer.has_ansi_escapes() {
             let mut message = ShortText::default();
-            if write!(message, "{value:?}").is_ok() {
-                if let Some(message) = message.as_plain_message() {
-                    let separator = if self.is_empty { "" } else { " " };
-                    self.is_empty = false;
-                    self.result = self
-                        .writer
-                        .write_str(separator)
-                        .and_then(|()| self.writer.write_str(message));
-                    return;
-                }
+            if write!(message, "{value:?}").is_ok()
+                && let Some(message) = message.as_plain_message()
+            {
+                let separator = if self.is_empty { "" } else { " " };
+                self.is_empty = false;
+                self.result = self
+                    .writer
+                    .write_str(separator)
+                    .and_then(|()| self.writer.write_str(message));
+                return;
             }
         }
         self.delegate(field, |default, field| default.record_debug(field, value));

@@ -1387,10 +1387,10 @@ impl Drop for Issuer {
         // Wakes the thread's `accept`. Should the connection fail, the thread is left blocked
         // rather than joined: it holds nothing but its socket, which ends with the xtask.
         let woken = TcpStream::connect_timeout(&self.address, Duration::from_secs(2)).is_ok();
-        if let Some(thread) = self.thread.take() {
-            if woken {
-                let _joined = thread.join();
-            }
+        if let Some(thread) = self.thread.take()
+            && woken
+        {
+            let _joined = thread.join();
         }
     }
 }

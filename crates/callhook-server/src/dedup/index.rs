@@ -50,16 +50,15 @@ impl Default for Slots {
 impl Slots {
     fn zeroed(count: usize) -> Self {
         let bytes = count.saturating_mul(std::mem::size_of::<u64>());
-        if bytes >= MAPPED_BYTES {
-            if let Ok(map) = memmap2::MmapOptions::new().len(bytes).map_anon() {
-                // Advice only: where the kernel declines, the mapping is one of ordinary pages.
-                #[cfg(target_os = "linux")]
-                let _advised = map.advise(memmap2::Advice::HugePage);
-                // A mapping is page-aligned, so its bytes are always slots; checked all the same.
-                if bytemuck::try_cast_slice::<u8, u64>(&map).is_ok_and(|slots| slots.len() == count)
-                {
-                    return Self::Mapped(map);
-                }
+        if bytes >= MAPPED_BYTES
+            && let Ok(map) = memmap2::MmapOptions::new().len(bytes).map_anon()
+        {
+            // Advice only: where the kernel declines, the mapping is one of ordinary pages.
+            #[cfg(target_os = "linux")]
+            let _advised = map.advise(memmap2::Advice::HugePage);
+            // A mapping is page-aligned, so its bytes are always slots; checked all the same.
+            if bytemuck::try_cast_slice::<u8, u64>(&map).is_ok_and(|slots| slots.len() == count) {
+                return Self::Mapped(map);
             }
         }
         Self::Heap(vec![0; count])
@@ -266,12 +265,12 @@ impl Index {
         let slots = self.slots.get_mut();
         let mut position = home(hash_of(slot), mask);
         for _ in 0..slots.len() {
-            if let Some(free) = slots.get_mut(position) {
-                if *free == 0 {
-                    *free = slot;
-                    self.used += 1;
-                    return;
-                }
+            if let Some(free) = slots.get_mut(position)
+                && *free == 0
+            {
+                *free = slot;
+                self.used += 1;
+                return;
             }
             position = (position + 1) & mask;
         }

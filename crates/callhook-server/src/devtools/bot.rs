@@ -93,12 +93,12 @@ async fn notification(
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned)
     };
-    if let Some(log) = log.get_ref() {
-        if let Err(error) = log.record(header(forward_headers::MESSAGE_ID).as_deref()) {
-            // Not taken: callhook answers the platform 502, and the platform retries.
-            tracing::warn!(%error, "the demo bot could not record a delivery");
-            return HttpResponse::ServiceUnavailable().finish();
-        }
+    if let Some(log) = log.get_ref()
+        && let Err(error) = log.record(header(forward_headers::MESSAGE_ID).as_deref())
+    {
+        // Not taken: callhook answers the platform 502, and the platform retries.
+        tracing::warn!(%error, "the demo bot could not record a delivery");
+        return HttpResponse::ServiceUnavailable().finish();
     }
     let Ok(notifications) = serde_json::from_slice::<CommsNotifications>(&body) else {
         // A legacy body under `protocol.legacy = "accept"`: nothing to answer.

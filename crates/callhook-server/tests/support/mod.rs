@@ -365,10 +365,10 @@ pub async fn spawn_binary(exe: &str, toml: &str, wait_ready: bool) -> Binary {
         let mut sender = Some(sender);
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             // The first "listening" line says where; every line is kept for the tests to read.
-            if line.contains("callhook is listening") {
-                if let Some(sender) = sender.take() {
-                    let _sent = sender.send(line.clone());
-                }
+            if line.contains("callhook is listening")
+                && let Some(sender) = sender.take()
+            {
+                let _sent = sender.send(line.clone());
             }
             kept.lock().unwrap().push(line);
         }
