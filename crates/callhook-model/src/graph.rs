@@ -26,7 +26,6 @@
 //! modelled optional member whose value was JSON `null` is read as absent and therefore not written.
 
 pub mod facts;
-mod fast;
 mod parts;
 mod resources;
 
@@ -133,17 +132,6 @@ impl CommsNotifications {
             value,
             extra: object,
         })
-    }
-
-    /// Reads a body in a single pass, without building a JSON tree first: the fast path for the
-    /// common case of a body that fits the model exactly.
-    ///
-    /// `None` means "use the tolerant path": parse the body as a [`Value`] and call
-    /// [`CommsNotifications::from_value`], which accepts everything this accepts (with the same
-    /// result) and more (members that do not fit, resources whose `@odata.type` is not their first
-    /// member), and explains why a body is not an envelope.
-    pub fn from_slice_fast(body: &[u8]) -> Option<Self> {
-        fast::read_envelope(body)
     }
 
     /// The notifications.
@@ -463,8 +451,8 @@ impl<'de> Deserialize<'de> for Resource {
     }
 }
 
-/// The kinds of resource the model reads, by the name of their `@odata.type`: the one table both
-/// Graph readers dispatch on (the tolerant path here, the single-pass reader in `fast.rs`).
+/// The kinds of resource the model reads, by the name of their `@odata.type`: the one table that
+/// both the model ([`Resource::from_value`]) and the facts reader (`facts.rs`) dispatch on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ResourceKind {
     Call,

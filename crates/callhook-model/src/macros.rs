@@ -6,10 +6,6 @@
 /// Each field is written as `name: Type = "jsonName"` and becomes `pub name: Option<Type>`, read
 /// from and written to that JSON member, and left out of the output when it is `None`.
 ///
-/// A field may name a reader, `name: Type = "jsonName" => Reader`: a type that deserializes in one
-/// pass and converts `Into` the field's type, for a field whose own `Deserialize` has to buffer (a
-/// reader may fail where the field's type would not; the caller then takes the tolerant path).
-///
 /// The (de)serialization is written out rather than derived because `#[serde(flatten)]` buffers
 /// every member before reading it, which made reading a notification cost as much as verifying a
 /// signature; this reads each member once, in a single pass.
@@ -17,7 +13,7 @@ macro_rules! model_struct {
     (
         $(#[$meta:meta])*
         $name:ident {
-            $( $(#[$field_meta:meta])* $field:ident : $field_type:ty = $json:literal $(=> $reader:ty)? ),* $(,)?
+            $( $(#[$field_meta:meta])* $field:ident : $field_type:ty = $json:literal ),* $(,)?
         }
     ) => {
         $(#[$meta])*
@@ -33,9 +29,8 @@ macro_rules! model_struct {
 
         impl $name {
             /// Reads the members left in `map` into `self`; a modelled member that does not fit its
-            /// type is an error (callers decide how to tolerate it). `FAST` reads the fields that
-            /// name a reader with it (the single-pass reader), else with their own type.
-            pub(crate) fn read_remaining_members<'de, const FAST: bool, A: serde::de::MapAccess<'de>>(
+            /// type is an error (callers decide how to tolerate it).
+            fn read_remaining_members<'de, A: serde::de::MapAccess<'de>>(
                 &mut self,
                 map: &mut A,
             ) -> Result<(), A::Error> {
@@ -43,12 +38,7 @@ macro_rules! model_struct {
                     match key.as_str() {
                         $(
                             $json => {
-                                self.$field = if FAST {
-                                    map.next_value::<Option<crate::macros::reader_type!($field_type $(, $reader)?)>>()?
-                                        .map(Into::into)
-                                } else {
-                                    map.next_value::<Option<$field_type>>()?
-                                };
+                                self.$field = map.next_value::<Option<$field_type>>()?;
                             }
                         )*
                         other => {
@@ -90,7 +80,7 @@ macro_rules! model_struct {
 
                     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<$name, A::Error> {
                         let mut value = $name::default();
-                        value.read_remaining_members::<false, A>(&mut map)?;
+                        value.read_remaining_members(&mut map)?;
                         Ok(value)
                     }
                 }
@@ -205,14 +195,4 @@ where
     Some(read)
 }
 
-/// The type a field is read as: its reader when it names one, else its own type.
-macro_rules! reader_type {
-    ($field_type:ty) => {
-        $field_type
-    };
-    ($field_type:ty, $reader:ty) => {
-        $reader
-    };
-}
-
-pub(crate) use {model_struct, reader_type};
+pub(crate) use model_struct;

@@ -13,9 +13,9 @@
 //! * anything else is **invalid**: answer [`Action::Reject`] (400) with an [`InvalidBody`] reason a
 //!   person can act on.
 //!
-//! A typical Graph body is read in a single pass straight into the model; other bodies are parsed
-//! once more into a JSON tree by the tolerant path. [`decide`] makes the same decision from one
-//! pass that builds nothing, keeping the facts a webhook routes and logs by. Neither does IO or
+//! [`negotiate`] parses the body into a JSON tree once and reads the model from it (the model's
+//! one, tolerant reader). [`decide`] makes the same decision from one pass that builds nothing,
+//! keeping the facts a webhook routes and logs by. Both read with `serde_json`; neither does IO or
 //! panics, whatever the bytes.
 //!
 //! # Example
@@ -274,12 +274,8 @@ pub fn negotiate(body: &[u8], policy: LegacyPolicy) -> Negotiation {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Negotiation::Invalid(InvalidBody::Empty);
     }
-    // Almost every body is a Graph notification that fits the model; read those in one pass.
-    // Everything else (legacy, invalid, or Graph with surprises) takes the tolerant path below,
-    // which gives the same result for every body the fast path reads.
-    if let Some(notifications) = CommsNotifications::from_slice_fast(body) {
-        return Negotiation::Graph(notifications);
-    }
+    // One reader: parse to a JSON tree, then read the model from it. The server decides from
+    // `decide`, which builds nothing; this builds the bot's whole model, so it is off that path.
     let object = match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(object)) => object,
         Ok(other) => {

@@ -530,12 +530,13 @@ impl<'de> Shape<'de> for ItemShape<'_, 'de> {
             state,
             call_id,
         };
-        if self.keep == Keep::Everything && notification.is_new_incoming_call() {
-            if let Some(call) = call {
-                self.facts
-                    .new_incoming_calls
-                    .push(call.into_incoming_call(self.index));
-            }
+        if self.keep == Keep::Everything
+            && notification.is_new_incoming_call()
+            && let Some(call) = call
+        {
+            self.facts
+                .new_incoming_calls
+                .push(call.into_incoming_call(self.index));
         }
         self.facts.notifications.push(notification);
         Ok(ItemRead::Read)
@@ -635,7 +636,8 @@ impl<'de> ResourceFacts<'de> {
         self.odata_type
             .as_deref()
             .and_then(graph_type_name_of)
-            .is_some_and(|name| name.eq_ignore_ascii_case("call"))
+            .and_then(super::ResourceKind::of)
+            == Some(super::ResourceKind::Call)
     }
 
     /// The routing facts of this call, the notification at `index` being a new incoming call.

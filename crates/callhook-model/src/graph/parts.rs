@@ -148,8 +148,7 @@ pub enum MeetingInfo {
     Unknown(Value),
 }
 
-/// The kinds of `meetingInfo` the model reads, by the name of their `@odata.type`: the one table
-/// both Graph readers dispatch on.
+/// The kinds of `meetingInfo` the model reads, by the name of their `@odata.type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum MeetingInfoKind {
     Organizer,

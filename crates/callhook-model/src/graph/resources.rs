@@ -51,7 +51,7 @@ model_struct! {
         /// Media state, for example `{"audio":"active"}`.
         media_state: MediaState = "mediaState",
         /// The meeting this call joins.
-        meeting_info: MeetingInfo = "meetingInfo" => crate::graph::fast::FastMeetingInfo,
+        meeting_info: MeetingInfo = "meetingInfo",
         /// The meeting's capabilities (kept as JSON; seen in traffic).
         meeting_capability: Value = "meetingCapability",
         /// The bot's own participant id in this call.
