@@ -27,30 +27,6 @@ macro_rules! model_struct {
             pub extra: serde_json::Map<String, serde_json::Value>,
         }
 
-        impl $name {
-            /// Reads the members left in `map` into `self`; a modelled member that does not fit its
-            /// type is an error (callers decide how to tolerate it).
-            fn read_remaining_members<'de, A: serde::de::MapAccess<'de>>(
-                &mut self,
-                map: &mut A,
-            ) -> Result<(), A::Error> {
-                while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
-                    match key.as_str() {
-                        $(
-                            $json => {
-                                self.$field = map.next_value::<Option<$field_type>>()?;
-                            }
-                        )*
-                        other => {
-                            let value = map.next_value::<serde_json::Value>()?;
-                            self.extra.insert(other.to_owned(), value);
-                        }
-                    }
-                }
-                Ok(())
-            }
-        }
-
         impl serde::Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 use serde::ser::SerializeMap;
@@ -78,9 +54,23 @@ macro_rules! model_struct {
                         formatter.write_str(concat!("a JSON object (", stringify!($name), ")"))
                     }
 
+                    // A modelled member that does not fit its type is an error: callers decide
+                    // how to tolerate it (`read_member_by_member`).
                     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<$name, A::Error> {
                         let mut value = $name::default();
-                        value.read_remaining_members(&mut map)?;
+                        while let Some(key) = map.next_key::<crate::wire::Key<'de>>()? {
+                            match key.as_str() {
+                                $(
+                                    $json => {
+                                        value.$field = map.next_value::<Option<$field_type>>()?;
+                                    }
+                                )*
+                                other => {
+                                    let member = map.next_value::<serde_json::Value>()?;
+                                    value.extra.insert(other.to_owned(), member);
+                                }
+                            }
+                        }
                         Ok(value)
                     }
                 }
